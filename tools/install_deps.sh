@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian packages segalloc needs, only those that are missing.
+# Usage: tools/install_deps.sh [package...]   (default: the list below)
+# Idempotent: when everything is installed it touches nothing (no apt-get
+# update), so it is cheap enough to run before every test run.
+set -euo pipefail
+
+DEFAULT_PKGS=(
+  bazel-bootstrap     # the build (Bazel 4.2.3, offline, WORKSPACE mode)
+  libcriterion-dev    # unit test framework
+  clang               # second compiler, sanitizers
+  libclang-rt-14-dev  # clang's sanitizer/fuzzer runtimes
+  afl++               # fuzzing
+  python3             # tools/test_summary.py
+  perl
+  gcc
+  git
+)
+if (($# > 0)); then pkgs=("$@"); else pkgs=("${DEFAULT_PKGS[@]}"); fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  # dpkg -s also succeeds for removed-but-configured packages, so check the
+  # Status line rather than the exit code.
+  if ! dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed'; then
+    missing+=("$p")
+  fi
+done
+((${#missing[@]} == 0)) && exit 0
+
+echo "install_deps: installing missing packages: ${missing[*]}" >&2
+if ((EUID == 0)); then
+  SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO=(sudo)
+else
+  echo "install_deps: not root and no sudo; please install: ${missing[*]}" >&2
+  exit 1
+fi
+"${SUDO[@]}" apt-get update -q
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y -q "${missing[@]}"
