@@ -9,7 +9,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-tools/install_deps.sh || exit 1
+if ! tools/install_deps.sh; then
+  echo "tools/install_deps.sh failed: cannot build or run any test"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 
 # Target patterns given? Otherwise test everything.
 targets=("//...")
