@@ -7,7 +7,7 @@
 #   `tools/test.sh //tests:smoke_test`, `CC=clang tools/test.sh`.
 # Exits non-zero if bazel failed or any test failed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 if ! tools/install_deps.sh; then
   echo "tools/install_deps.sh failed: cannot build or run any test"
