@@ -1,0 +1,155 @@
+/* Target 3: misuse detection of the debug build.
+ *
+ * The ops run as in fuzz_debug.c until the first MISUSE op that finds a
+ * live block in its slot. That op commits one heap error on the block,
+ * makes the debug build look (free, then flush the quarantine), and checks
+ * that the first report names exactly that kind of error. Nothing else runs
+ * afterwards: the remaining blocks are freed and the handler restored.
+ *
+ * Findings: a report before the misuse (false positive), no report after
+ * it (missed error), or a report of the wrong kind or block. */
+#include "sf_debug.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* How far past either end a bad write may land. Small: the debug build
+ * can only promise to catch writes that stay within its redzones, and a
+ * write past them lands in a neighbouring block (that would be a harness
+ * bug, not a missed report). */
+#define SF_MAX_REACH 8
+
+typedef struct misuse_ctx_s {
+  sf_reports_t reports;
+  int injected;
+} misuse_ctx_t;
+
+/* The hook gets the model but not our context; one input runs at a time on
+ * one thread, and LLVMFuzzerTestOneInput resets this at the start. */
+static misuse_ctx_t *current;
+
+static void expect(const sf_reports_t *r, segalloc_error_kind_t want,
+                   const void *block, size_t index, const char *what) {
+  if (r->count == 0)
+    sf_fail(index, what, "missed: no report, want %s",
+            segalloc_error_kind_name(want));
+  if (r->first.kind != want)
+    sf_fail(index, what, "first report is %s at %p, want %s",
+            segalloc_error_kind_name(r->first.kind), r->first.address,
+            segalloc_error_kind_name(want));
+  if (block != NULL && r->first.block != NULL && r->first.block != block)
+    sf_fail(index, what, "%s reported on block %p, the misused one is %p",
+            segalloc_error_kind_name(want), r->first.block, block);
+}
+
+static void misuse(sf_model_t *m, const sf_op_t *op, size_t index) {
+  sf_block_t *b = &m->slots[op->slot];
+  if (current->injected || b->p == NULL)
+    return; /* one misuse per input, and only on a live block */
+  unsigned char *p = b->p;
+  size_t size = b->size;
+  size_t reach = 1 + op->arg % SF_MAX_REACH;
+  segalloc_error_kind_t want;
+  const char *what;
+  unsigned char stack_buf[64];
+
+  sf_verify_block(m, op->slot, index, "misuse");
+  switch ((sf_misuse_t)(op->variant % SF_MISUSE_COUNT)) {
+  case SF_MISUSE_OVERFLOW:
+    /* `reach` bytes past the end of what the allocator says is usable. */
+    what = "overflow";
+    want = SEGALLOC_ERR_HEAP_BUFFER_OVERFLOW;
+    p[segalloc_usable_size(p) + reach - 1] ^= 0xff;
+    sf_forget(m, op->slot);
+    segalloc_free(p);
+    break;
+  case SF_MISUSE_UNDERFLOW:
+    what = "underflow";
+    want = SEGALLOC_ERR_HEAP_BUFFER_UNDERFLOW;
+    p[-(ptrdiff_t)reach] ^= 0xff;
+    sf_forget(m, op->slot);
+    segalloc_free(p);
+    break;
+  case SF_MISUSE_DOUBLE_FREE:
+    what = "double free";
+    want = SEGALLOC_ERR_DOUBLE_FREE;
+    sf_forget(m, op->slot);
+    segalloc_free(p);
+    segalloc_free(p);
+    break;
+  case SF_MISUSE_INTERIOR_FREE:
+    /* Somewhere inside (or just past) the block; the block stays live. */
+    what = "interior free";
+    want = SEGALLOC_ERR_INVALID_FREE;
+    segalloc_free(p + 1 + op->arg % (size > 1 ? size - 1 : 1));
+    break;
+  case SF_MISUSE_INVALID_FREE:
+    what = "invalid free";
+    want = SEGALLOC_ERR_INVALID_FREE;
+    segalloc_free(stack_buf + 16 * (op->arg % 4));
+    p = NULL; /* no block to name */
+    break;
+  default: /* SF_MISUSE_WRITE_AFTER_FREE */
+    if (size == 0)
+      return; /* nothing to write to: not injected */
+    what = "write after free";
+    want = SEGALLOC_ERR_USE_AFTER_FREE;
+    sf_forget(m, op->slot);
+    segalloc_free(p);
+    p[op->arg % size] ^= 0xff;
+    break;
+  }
+  /* The debug build may check at free or when the block leaves the
+   * quarantine; give it both chances. */
+  segalloc_flush_quarantine();
+  current->injected = 1;
+  expect(&current->reports, want, p, index, what);
+  m->stop = 1;
+}
+
+static const sf_hooks_t misuse_hooks = {
+    .before_stats = segalloc_flush_quarantine,
+    .misuse = misuse,
+};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  sf_program_t *prog = malloc(sizeof *prog);
+  misuse_ctx_t *ctx = calloc(1, sizeof *ctx);
+  if (prog == NULL || ctx == NULL) {
+    free(prog);
+    free(ctx);
+    return 0;
+  }
+  current = ctx;
+  sf_decode(data, size, prog);
+
+  sf_capture_start(&ctx->reports);
+  sf_intervals_t iv = {.lock = NULL, .count = 0};
+  sf_model_t m;
+  sf_model_init(&m, 0, &iv, &misuse_hooks);
+  m.exact_stats = 1;
+  sf_baseline(&m);
+  size_t i = 0;
+  for (; i < prog->count && !m.stop; i++) {
+    sf_exec(&m, &prog->ops[i], i);
+    if (!ctx->injected)
+      sf_expect_no_report(&ctx->reports, i, sf_op_name(&prog->ops[i]));
+  }
+  if (ctx->injected) {
+    /* The heap saw an error on purpose: free what is left, skip the
+     * invariant checks (the misused block is legitimately out of use). */
+    sf_free_all(&m, i);
+  } else {
+    sf_verify_all(&m, i);
+    sf_free_all(&m, i);
+    sf_final_checks(&m, i);
+    sf_expect_no_report(&ctx->reports, i, "final check");
+  }
+  sf_capture_stop();
+  current = NULL;
+  free(ctx);
+  free(prog);
+  return 0;
+}
