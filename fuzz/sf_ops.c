@@ -60,8 +60,11 @@ static size_t read_size(reader_t *r, int *must_fail) {
   case 0:
   case 1:
     return s & 63;
-  case 2:
-    return nudge(sz->bounds[low % sz->nbounds], byte(r));
+  case 2: {
+    /* d / 5 extends the 5-bit index: there are more than 32 classes. */
+    unsigned d = byte(r);
+    return nudge(sz->bounds[(low + 32 * (d / 5)) % sz->nbounds], d);
+  }
   case 3: {
     size_t v = byte(r);
     return v | (size_t)byte(r) << 8;

@@ -28,7 +28,7 @@
  *            2 -> 1 << (32 + shift) (too large), 3 -> (1 << shift) - 1
  *   size  := 1 byte s, mode = s >> 5, low = s & 31, then:
  *     0,1: s & 63                          tiny
- *     2:   +1 byte d: class boundary[low] + d%5 - 2
+ *     2:   +1 byte d: class boundary[low + 32 * (d/5)] + d%5 - 2
  *     3:   +2 bytes: 16-bit little endian  small/medium
  *     4:   +3 bytes: 22-bit little endian  up to 4 MiB
  *     5:   +1 byte d: special[low] + d%5 - 2  (page, threshold, segment...)
