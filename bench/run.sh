@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# bench/run.sh: segalloc against glibc, jemalloc, tcmalloc, mimalloc and
+# ASan, side by side. One command: installs missing peers, builds, runs
+# every workload under every allocator in interleaved rounds, then writes
+# bench/results/<date>.{md,csv,png} and prints the table.
+#
+# Usage: bench/run.sh [--quick] [--rounds N] [--allocators "a b ..."]
+#                     [--workloads "w1 w2 ..."] [--timeout S] [--no-install]
+#                     [--no-bazel] [--out DIR]
+#
+# Environment overrides: SEGALLOC_SO, SEGALLOC_DEBUG_SO (the .so files to
+# preload as segalloc / segalloc-debug), BENCH_ALLOCATORS, BENCH_BUILD,
+# BAZEL_TIMEOUT. See bench/README.md for the workloads and how to read the
+# results.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(dirname "$BENCH_DIR")
+BUILD=${BENCH_BUILD:-$BENCH_DIR/build}
+OUT=$BENCH_DIR/results
+ROUNDS=""
+QUICK=0
+TIMEOUT=60 # per run; glibc runs take ~1 s, so only a hang gets near this
+INSTALL=1
+BAZEL=1
+ALLOCATORS=${BENCH_ALLOCATORS:-"segalloc segalloc-debug glibc jemalloc tcmalloc mimalloc asan"}
+ONLY_WORKLOADS=""
+SEGALLOC_SO=${SEGALLOC_SO:-$REPO/bazel-bin/alloc/libsegalloc.so}
+SEGALLOC_DEBUG_SO=${SEGALLOC_DEBUG_SO:-$REPO/bazel-bin/debug/libsegalloc_debug.so}
+BAZEL_TIMEOUT=${BAZEL_TIMEOUT:-900}
+LIBDIR=/usr/lib/x86_64-linux-gnu
+# Not `python3`: the first one on PATH may be a pyenv build without
+# matplotlib. The Debian one is what python3-matplotlib installs into.
+PY=/usr/bin/python3
+
+usage() {
+  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  exit "${1:-0}"
+}
+
+while (($# > 0)); do
+  case $1 in
+  --quick) QUICK=1 ;;
+  --rounds) ROUNDS=$2; shift ;;
+  --allocators) ALLOCATORS=$2; shift ;;
+  --workloads) ONLY_WORKLOADS=$2; shift ;;
+  --timeout) TIMEOUT=$2; shift ;;
+  --no-install) INSTALL=0 ;;
+  --no-bazel) BAZEL=0 ;;
+  --out) OUT=$2; shift ;;
+  -h | --help) usage 0 ;;
+  *) echo "run.sh: unknown argument '$1'" >&2; usage 64 >&2 ;;
+  esac
+  shift
+done
+if [[ -z $ROUNDS ]]; then
+  ROUNDS=$((QUICK ? 3 : 5))
+fi
+if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ ]]; then
+  echo "run.sh: --rounds needs a positive integer" >&2
+  exit 64
+fi
+
+# measure(1) forwards Ctrl-C to the workload and returns; stop here too
+# rather than going on with the next run.
+trap 'echo "run.sh: interrupted" >&2; exit 130' INT TERM
+
+say() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+# ---------------------------------------------------------------- install
+# Peers and tools, installed only when missing (one apt-get update at most).
+PKGS=(libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 python3-matplotlib
+  clang libclang-rt-14-dev gcc perl python3)
+install_missing() {
+  local missing=() p
+  for p in "${PKGS[@]}"; do
+    # dpkg -s also succeeds for removed-but-configured packages.
+    if ! dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed'; then
+      missing+=("$p")
+    fi
+  done
+  ((${#missing[@]} == 0)) && return 0
+  if ((EUID != 0)); then
+    say "not root, cannot install: ${missing[*]} (allocators without their .so will be skipped)"
+    return 0
+  fi
+  say "installing missing packages: ${missing[*]}"
+  apt-get update -q || say "apt-get update failed; trying the install anyway"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" ||
+    say "apt-get install failed; continuing with what is there"
+}
+((INSTALL)) && install_missing
+
+# ------------------------------------------------------------------ build
+mkdir -p "$BUILD"/{bin,asan,preload,logs,input} "$OUT"
+CFLAGS=(-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -pthread)
+C_WORKLOADS=(churn realloc_grow larson prodcons cache_scratch large_churn)
+say "building workloads into $BUILD"
+cc "${CFLAGS[@]}" -o "$BUILD/bin/measure" "$BENCH_DIR/src/measure.c"
+HAVE_ASAN=1
+for w in "${C_WORKLOADS[@]}"; do
+  cc "${CFLAGS[@]}" -o "$BUILD/bin/$w" "$BENCH_DIR/src/$w.c"
+  # The same source under ASan (no preload), for the debug-build comparison.
+  if ((HAVE_ASAN)) && ! clang "${CFLAGS[@]}" -fsanitize=address \
+    -fno-omit-frame-pointer -o "$BUILD/asan/$w" "$BENCH_DIR/src/$w.c" \
+    2>"$BUILD/logs/asan-build.log"; then
+    say "clang -fsanitize=address failed (see $BUILD/logs/asan-build.log); asan will be skipped"
+    HAVE_ASAN=0
+  fi
+done
+
+# segalloc is built by Bazel. It may not build yet (or another engineer may
+# hold the Bazel lock for a while); the peers are benchmarked regardless.
+if ((BAZEL)); then
+  say "bazel build //alloc:libsegalloc.so //debug:libsegalloc_debug.so (log: $BUILD/logs/bazel.log)"
+  if (cd "$REPO" && timeout "$BAZEL_TIMEOUT" bazel build --keep_going \
+    //alloc:libsegalloc.so //debug:libsegalloc_debug.so) \
+    >"$BUILD/logs/bazel.log" 2>&1; then
+    say "bazel build ok"
+  else
+    say "bazel build failed or partly failed; carrying on with whatever .so exists"
+  fi
+fi
+
+# Copy the segalloc .so files: others may rebuild bazel-bin mid-run, and a
+# benchmark must measure one binary throughout.
+declare -A PRELOAD SKIP_REASON
+for a in $ALLOCATORS; do
+  case $a in
+  glibc) PRELOAD[$a]="" ;;
+  asan) ((HAVE_ASAN)) || SKIP_REASON[$a]="clang -fsanitize=address build failed" ;;
+  segalloc | segalloc-debug)
+    src=$SEGALLOC_SO
+    [[ $a == segalloc-debug ]] && src=$SEGALLOC_DEBUG_SO
+    if [[ -f $src ]]; then
+      cp -f "$src" "$BUILD/preload/lib$a.so"
+      PRELOAD[$a]=$BUILD/preload/lib$a.so
+    else
+      SKIP_REASON[$a]="$src not found (not built yet?)"
+    fi
+    ;;
+  jemalloc | tcmalloc | mimalloc)
+    case $a in
+    jemalloc) so=$LIBDIR/libjemalloc.so.2 ;;
+    tcmalloc) so=$LIBDIR/libtcmalloc_minimal.so.4 ;;
+    mimalloc) so=$LIBDIR/libmimalloc.so.2 ;;
+    esac
+    if [[ -f $so ]]; then PRELOAD[$a]=$so; else SKIP_REASON[$a]="$so not found"; fi
+    ;;
+  *) SKIP_REASON[$a]="unknown allocator name" ;;
+  esac
+done
+
+# A preload that cannot even run `true` would make every row FAIL; that is
+# still worth reporting (the table shows it), so only warn here.
+RUN_ALLOCS=()
+for a in $ALLOCATORS; do
+  if [[ -n ${SKIP_REASON[$a]:-} ]]; then
+    say "SKIP allocator $a: ${SKIP_REASON[$a]}"
+    continue
+  fi
+  RUN_ALLOCS+=("$a")
+  if [[ -n ${PRELOAD[$a]:-} ]] && ! LD_PRELOAD=${PRELOAD[$a]} /bin/true 2>/dev/null; then
+    say "WARNING: LD_PRELOAD=${PRELOAD[$a]} /bin/true fails; expect FAIL rows for $a"
+  fi
+done
+if ((${#RUN_ALLOCS[@]} == 0)); then
+  echo "run.sh: no allocator left to run" >&2
+  exit 1
+fi
+
+# -------------------------------------------------------------- workloads
+# Sizes: the full run is tuned so each run takes ~0.3-1.5 s under glibc on
+# the 2-core dev machine; --quick divides the work by ~4. Threaded
+# workloads run at 1 thread and at nproc threads (per-thread work is fixed,
+# so with enough cores the ideal wall time does not change with threads).
+NPROC=$(nproc)
+if ((QUICK)); then S=4; else S=1; fi
+GCC_FUNCS=$((QUICK ? 15 : 50))
+"$PY" "$BENCH_DIR/workloads/gen_c.py" "$GCC_FUNCS" >"$BUILD/input/big.c"
+
+# name|kind|command (kind "c": a bench/src program, run as bin/ or asan/;
+# kind "real": an installed program, asan n/a).
+WL=()
+add_c() { WL+=("$1|c|$2"); }
+add_threaded() { # name, program + args without -t
+  add_c "$1-1t" "$2 -t 1"
+  if ((NPROC > 1)); then add_c "$1-${NPROC}t" "$2 -t $NPROC"; fi
+}
+add_c churn-lifo "churn -o lifo -n $((10000000 / S))"
+add_c churn-random "churn -o random -n $((10000000 / S))"
+add_c realloc "realloc_grow -n $((12000000 / S))"
+add_threaded larson "larson -n $((6000000 / S))"
+add_threaded prodcons "prodcons -n $((3000000 / S))"
+add_threaded cache-scratch "cache_scratch -n $((40000 / S)) -r 2000"
+add_threaded large "large_churn -n $((40000 / S))"
+WL+=("python|real|env PYTHONMALLOC=malloc PYTHONHASHSEED=0 $PY $BENCH_DIR/workloads/alloc_heavy.py $((12000 / S))")
+WL+=("gcc|real|gcc -O2 -S -o - $BUILD/input/big.c")
+WL+=("perl|real|env PERL_HASH_SEED=0 PERL_PERTURB_KEYS=0 /usr/bin/perl $BENCH_DIR/workloads/words.pl $((20000 / S))")
+
+if [[ -n $ONLY_WORKLOADS ]]; then
+  keep=()
+  for entry in "${WL[@]}"; do
+    for w in $ONLY_WORKLOADS; do
+      [[ ${entry%%|*} == "$w" ]] && keep+=("$entry")
+    done
+  done
+  WL=("${keep[@]}")
+  ((${#WL[@]} > 0)) || { echo "run.sh: no workload matches '$ONLY_WORKLOADS'" >&2; exit 64; }
+fi
+
+# ------------------------------------------------------------ machine info
+DATE=$(date -u +%Y-%m-%d)
+STEM=$DATE
+((QUICK)) && STEM=$DATE-quick
+CSV=$OUT/$STEM.csv
+META=$BUILD/meta.txt
+pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo missing; }
+{
+  echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "mode: $( ((QUICK)) && echo quick || echo full), $ROUNDS rounds, timeout ${TIMEOUT}s per run"
+  echo "cpu: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1), nproc $NPROC"
+  echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+  echo "kernel: $(uname -r)"
+  echo "glibc: $(ldd --version 2>&1 | head -1 | sed 's/^ldd //')"
+  echo "cc: $(cc --version | head -1); clang: $(clang --version 2>/dev/null | head -1)"
+  echo "peers: jemalloc $(pkgver libjemalloc2), tcmalloc-minimal $(pkgver libtcmalloc-minimal4), mimalloc $(pkgver libmimalloc2.0)"
+  echo "segalloc: commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
+  for a in segalloc segalloc-debug; do
+    if [[ -n ${PRELOAD[$a]:-} ]]; then
+      echo "$a.so: sha256 $(sha256sum "${PRELOAD[$a]}" | cut -c1-16)"
+    fi
+  done
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "ASAN_OPTIONS: ${ASAN_OPTIONS:-(default)}"
+} >"$META"
+for a in $ALLOCATORS; do
+  [[ -n ${SKIP_REASON[$a]:-} ]] && echo "skipped: $a: ${SKIP_REASON[$a]}" >>"$META"
+done
+printf '%s\n' "${WL[@]}" >"$BUILD/workloads.txt"
+
+# -------------------------------------------------------------------- run
+# Interleaved: every round runs every workload under every allocator, so
+# slow drift (other jobs on the machine, thermal state) hits all allocators
+# alike. The allocator order rotates each round to avoid a fixed position.
+echo "round,workload,allocator,status,wall_s,maxrss_kib,user_s,sys_s,out_hash" >"$CSV"
+declare -A DEAD # workload/allocator pairs that timed out: not rerun
+n_alloc=${#RUN_ALLOCS[@]}
+say "running ${#WL[@]} workloads x $n_alloc allocators (${RUN_ALLOCS[*]}) x $ROUNDS rounds"
+for ((r = 1; r <= ROUNDS; r++)); do
+  for entry in "${WL[@]}"; do
+    IFS='|' read -r name kind cmd <<<"$entry"
+    line="round $r/$ROUNDS $(printf '%-16s' "$name")"
+    for ((i = 0; i < n_alloc; i++)); do
+      a=${RUN_ALLOCS[$(((i + r - 1) % n_alloc))]}
+      [[ $a == asan && $kind == real ]] && continue
+      if [[ -n ${DEAD[$name/$a]:-} ]]; then
+        # Rerunning a hang costs a full timeout each round; record it.
+        echo "$r,$name,$a,timeout-skipped,,,,," >>"$CSV"
+        line+=" $a:skip"
+        continue
+      fi
+      read -r -a argv <<<"$cmd"
+      preload=""
+      if [[ $kind == c ]]; then
+        if [[ $a == asan ]]; then
+          argv[0]=$BUILD/asan/${argv[0]}
+        else
+          argv[0]=$BUILD/bin/${argv[0]}
+        fi
+      fi
+      [[ $a != asan ]] && preload=${PRELOAD[$a]}
+      log=$BUILD/logs/$name.$a.r$r
+      res=$("$BUILD/bin/measure" -T "$TIMEOUT" -p "$preload" -o "$log.out" \
+        -e "$log.err" -- "${argv[@]}") || true
+      read -r status wall rss user sys <<<"${res:-error 0 0 0 0}"
+      hash=$(sha256sum "$log.out" | cut -c1-16)
+      echo "$r,$name,$a,$status,$wall,$rss,$user,$sys,$hash" >>"$CSV"
+      [[ $status == timeout ]] && DEAD[$name/$a]=1
+      if [[ $status == ok ]]; then
+        line+=" $a:$(printf '%.2f' "$wall")"
+        rm -f "$log.err" # keep the logs of failures only
+      else
+        line+=" $a:$status"
+      fi
+      # stdout of the real programs is large (gcc's assembly); the hash is
+      # what is compared, so drop the file once hashed.
+      rm -f "$log.out"
+    done
+    say "$line"
+  done
+done
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$META"
+
+# ----------------------------------------------------------------- report
+say "writing $OUT/$STEM.md and $OUT/$STEM.png"
+"$PY" "$BENCH_DIR/report.py" --csv "$CSV" --meta "$META" \
+  --workloads "$BUILD/workloads.txt" --allocators "${RUN_ALLOCS[*]}" \
+  --md "$OUT/$STEM.md" --png "$OUT/$STEM.png" --logs "$BUILD/logs"
+cat "$OUT/$STEM.md"
