@@ -1,0 +1,110 @@
+#!/bin/bash
+# Builds the fuzz targets, OSS-Fuzz / ClusterFuzzLite style.
+#
+# Honours the usual variables (defaults give a local libFuzzer+ASan+UBSan
+# build):
+#   CC                  compiler                      (clang)
+#   CFLAGS              flags for everything compiled (-O1 -g ... sanitizers
+#                       + -fsanitize=fuzzer-no-link for coverage)
+#   LIB_FUZZING_ENGINE  link flags of the engine      (-fsanitize=fuzzer)
+#   OUT                 where binaries go             (fuzz/out/default)
+# and two of ours:
+#   SEGALLOC_CFLAGS     extra flags for the allocator only, e.g.
+#                       -DSEGALLOC_INJECT_BUG=1 (fuzz/bug_hunt.sh)
+#   TARGETS             which targets (default: all that can be built)
+#
+# Examples:
+#   fuzz/build.sh                                            # libFuzzer
+#   CFLAGS="-O1 -g" OUT=fuzz/out/plain fuzz/build.sh          # no sanitizers
+#   CC=afl-clang-fast CFLAGS="-O1 -g -fsanitize=address,undefined" \
+#     OUT=fuzz/out/afl fuzz/build.sh                          # AFL++
+#
+# Also writes, per target, <target>_seed_corpus.zip and <target>.dict (the
+# names OSS-Fuzz looks for). The debug targets are built only once debug/
+# has sources.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CC=${CC:-clang}
+CFLAGS=${CFLAGS:--O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -fsanitize=fuzzer-no-link}
+LIB_FUZZING_ENGINE=${LIB_FUZZING_ENGINE:--fsanitize=fuzzer}
+OUT=${OUT:-$ROOT/fuzz/out/default}
+SEGALLOC_CFLAGS=${SEGALLOC_CFLAGS:-}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+
+# What the allocator's own Bazel flags (tools/copts.bzl) also say.
+STD="-std=c11 -D_GNU_SOURCE"
+# shellcheck disable=SC2206  # flag strings are meant to split
+CF=($CFLAGS)
+# shellcheck disable=SC2206
+ENGINE=($LIB_FUZZING_ENGINE)
+# shellcheck disable=SC2206
+SA=($SEGALLOC_CFLAGS)
+
+OBJ=$(mktemp -d)
+trap 'rm -rf "$OBJ"' EXIT
+
+# The library sources: every .c of alloc/src except override.c, which
+# exports the unprefixed malloc/free and would replace the sanitizer's and
+# the engine's allocator.
+alloc_srcs() { ls "$ROOT"/alloc/src/*.c | grep -v '/override\.c$'; }
+debug_srcs() { ls "$ROOT"/debug/src/*.c 2>/dev/null || true; }
+
+# compile VARIANT EXTRA_FLAGS... FILES...: objects into $OBJ/VARIANT/.
+compile() {
+  local variant=$1 src
+  shift
+  local flags=()
+  while [[ $# -gt 0 && $1 == -* ]]; do
+    flags+=("$1")
+    shift
+  done
+  mkdir -p "$OBJ/$variant"
+  for src in "$@"; do
+    # shellcheck disable=SC2086
+    "$CC" $STD "${CF[@]}" "${flags[@]}" -I"$ROOT/alloc/include" \
+      -I"$ROOT/debug/include" -I"$ROOT/alloc/src" -I"$ROOT/fuzz" \
+      -c "$src" -o "$OBJ/$variant/$(basename "${src%.c}").o"
+  done
+}
+
+compile harness -Wall -Wextra "$ROOT"/fuzz/sf_ops.c "$ROOT"/fuzz/sf_sizes.c \
+  "$ROOT"/fuzz/sf_model.c
+# shellcheck disable=SC2046
+compile prod "${SA[@]}" $(alloc_srcs)
+
+have_debug=0
+if [[ -n "$(debug_srcs)" ]]; then
+  have_debug=1
+  compile harness -Wall -Wextra "$ROOT"/fuzz/sf_debug.c
+  # shellcheck disable=SC2046
+  compile debug -DSEGALLOC_DEBUG=1 "${SA[@]}" $(alloc_srcs) $(debug_srcs)
+fi
+
+# link TARGET LIB: one binary per target.
+link() {
+  local target=$1 lib=$2 extra=()
+  [[ $lib == debug ]] && extra=("$OBJ/harness/sf_debug.o")
+  compile "t_$target" -Wall -Wextra "$ROOT/fuzz/$target.c"
+  "$CC" "${CF[@]}" "$OBJ/t_$target/$target.o" "$OBJ"/harness/sf_ops.o \
+    "$OBJ"/harness/sf_sizes.o "$OBJ"/harness/sf_model.o "${extra[@]}" \
+    "$OBJ/$lib"/*.o "${ENGINE[@]}" -lpthread -o "$OUT/$target"
+  # Seeds and dictionary, named as OSS-Fuzz expects.
+  local corpus_dir=${target#fuzz_}
+  rm -f "$OUT/${target}_seed_corpus.zip"
+  (cd "$ROOT/corpus/$corpus_dir" && zip -qj "$OUT/${target}_seed_corpus.zip" ./*)
+  cp "$ROOT/corpus/segalloc.dict" "$OUT/$target.dict"
+  echo "built $OUT/$target"
+}
+
+want() { [[ -z "${TARGETS:-}" || " $TARGETS " == *" $1 "* ]]; }
+
+want fuzz_alloc && link fuzz_alloc prod
+want fuzz_alloc_mt && link fuzz_alloc_mt prod
+if [[ $have_debug == 1 ]]; then
+  want fuzz_debug && link fuzz_debug debug
+  want fuzz_misuse && link fuzz_misuse debug
+else
+  echo "debug/src has no sources yet: skipping fuzz_debug and fuzz_misuse" >&2
+fi
