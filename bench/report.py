@@ -10,8 +10,11 @@ the CSV, so the text cannot drift from the data. Definitions:
   - median over rounds of wall time and of peak RSS (ru_maxrss);
   - ratio = allocator median / glibc median for the same workload;
   - spread "±x%" = half the min..max range of that cell's runs, as % of its
-    median; a ratio closer to 1 than the two cells' spreads added together
-    is reported as "within noise";
+    median;
+  - "faster"/"slower" in the verdict: over all (allocator run, glibc run)
+    pairs of a workload, the allocator's run was the faster one in >= 85%
+    of them (resp. <= 15%); otherwise "within noise". Rank-based, so one
+    run disturbed by another job on the machine does not decide it;
   - geomean = geometric mean of the ratios over the workloads where both
     the allocator and glibc ran cleanly (the count is shown when some are
     missing);
@@ -42,10 +45,11 @@ class Cell:
     """All runs of one workload under one allocator."""
 
     def __init__(self):
-        self.runs = []  # (status, wall, rss, hash)
+        self.runs = []  # (status, wall, rss, hash, cpu)
         self.fail = None  # reason text if any run failed
         self.wall = self.rss = None  # medians over ok runs
         self.wall_spread = self.rss_spread = None  # half range / median
+        self.cpu = self.cpu_spread = None  # user+sys seconds
 
     @property
     def ok(self):
@@ -62,7 +66,7 @@ def geomean(xs):
     return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else None
 
 
-def load(args):
+def load_inputs(args):
     rows = list(csv.DictReader(open(args.csv)))
     workloads = []  # (name, kind) in run order
     if args.workloads and os.path.exists(args.workloads):
@@ -94,16 +98,20 @@ def build_cells(rows, workloads, allocs):
     for r in rows:
         wall = float(r["wall_s"]) if r["wall_s"] else None
         rss = float(r["maxrss_kib"]) if r["maxrss_kib"] else None
+        cpu = float(r["user_s"]) + float(r["sys_s"]) if r["user_s"] else None
         cells[r["workload"], r["allocator"]].runs.append(
-            (r["status"], wall, rss, r["out_hash"])
+            (r["status"], wall, rss, r["out_hash"], cpu)
         )
     for w, _ in workloads:
         # Reference output: glibc's (the most common, should glibc itself
         # be flaky); without glibc, the majority over all clean runs.
-        ok_hashes = [h for s, _, _, h in cells[w, REF].runs if s == "ok"]
+        ok_hashes = [h for s, _, _, h, _ in cells[w, REF].runs if s == "ok"]
         if not ok_hashes:
             ok_hashes = [
-                h for a in allocs for s, _, _, h in cells[w, a].runs if s == "ok"
+                h
+                for a in allocs
+                for s, _, _, h, _ in cells[w, a].runs
+                if s == "ok"
             ]
         ref = collections.Counter(ok_hashes).most_common(1)
         ref = ref[0][0] if ref else None
@@ -112,7 +120,7 @@ def build_cells(rows, workloads, allocs):
             if not c.runs:
                 continue
             bad = []
-            for s, _, _, h in c.runs:
+            for s, _, _, h, _ in c.runs:
                 if s != "ok":
                     bad.append(s)
                 elif h != ref:
@@ -125,6 +133,8 @@ def build_cells(rows, workloads, allocs):
             rsss = [x[2] for x in c.runs]
             c.wall, c.rss = statistics.median(walls), statistics.median(rsss)
             c.wall_spread, c.rss_spread = half_spread(walls), half_spread(rsss)
+            cpus = [x[4] for x in c.runs]
+            c.cpu, c.cpu_spread = statistics.median(cpus), half_spread(cpus)
     return cells
 
 
@@ -135,7 +145,24 @@ def ratio(cells, w, a, metric):
         return None
     if metric == "wall":
         return c.wall / g.wall, c.wall_spread, g.wall_spread
+    if metric == "cpu":
+        if not g.cpu:
+            return None
+        return c.cpu / g.cpu, c.cpu_spread, g.cpu_spread
     return c.rss / g.rss, c.rss_spread, g.rss_spread
+
+
+METRIC_INDEX = {"wall": 1, "rss": 2, "cpu": 4}
+
+
+def p_lower(cells, w, a, metric):
+    """Fraction of (a run, glibc run) pairs in which a's value is lower
+    (ties count half): a rank statistic, robust to a single outlier."""
+    i = METRIC_INDEX[metric]
+    xs = [r[i] for r in cells[w, a].runs]
+    ys = [r[i] for r in cells[w, REF].runs]
+    wins = sum(1.0 if x < y else 0.5 if x == y else 0.0 for x in xs for y in ys)
+    return wins / (len(xs) * len(ys))
 
 
 def fmt_pct(x):
@@ -144,7 +171,7 @@ def fmt_pct(x):
 
 def table(cells, workloads, allocs, metric):
     others = [a for a in allocs if a != REF]
-    unit = "s" if metric == "wall" else "MiB"
+    unit = "MiB" if metric == "rss" else "s"
     head = ["workload", "glibc (%s)" % unit] + others
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for w, kind in workloads:
@@ -155,6 +182,8 @@ def table(cells, workloads, allocs, metric):
             gtxt = "FAIL: " + g.fail
         elif metric == "wall":
             gtxt = "%.3f ±%s" % (g.wall, fmt_pct(g.wall_spread))
+        elif metric == "cpu":
+            gtxt = "%.3f ±%s" % (g.cpu, fmt_pct(g.cpu_spread))
         else:
             gtxt = "%.1f ±%s" % (g.rss / 1024, fmt_pct(g.rss_spread))
         row = [w, gtxt]
@@ -212,7 +241,7 @@ def rel(x, what_lower="faster", what_higher="slower"):
     return "%.0f%% %s than" % (100 * (x - 1), what_higher)
 
 
-def verdict(cells, workloads, allocs, skipped):
+def verdict(cells, workloads, allocs, skipped, load=None, nproc=None):
     out = []
     have = set(allocs)
 
@@ -275,11 +304,16 @@ def verdict(cells, workloads, allocs, skipped):
                 if not r:
                     parts.append("no glibc baseline")
                     break
-                x, sa, sg = r
-                if abs(x - 1) <= sa + sg:
-                    word = "within noise"
+                x = r[0]
+                p = p_lower(cells, w, "segalloc", metric)
+                if abs(x - 1) < 0.02:
+                    word = "same within 2%"
+                elif p >= 0.85:
+                    word = lo
+                elif p <= 0.15:
+                    word = hi
                 else:
-                    word = lo if x < 1 else hi
+                    word = "within noise"
                 parts.append("%s %.2f× (%s)" % ("time" if metric == "wall"
                                                 else "RSS", x, word))
             lines.append("  - %s: %s" % (w, ", ".join(parts)))
@@ -287,7 +321,7 @@ def verdict(cells, workloads, allocs, skipped):
         slower = sum(1 for l in lines if "(slower)" in l)
         fails = sum(1 for l in lines if "FAIL" in l)
         out.append("- **segalloc vs glibc, per workload**: faster on %d, slower on "
-                   "%d, FAIL on %d of %d (time beyond the spread of both):"
+                   "%d, FAIL on %d of %d (faster/slower: in >= 85%% of run pairs):"
                    % (faster, slower, fails, len(lines)))
         out += lines
     else:
@@ -322,14 +356,19 @@ def verdict(cells, workloads, allocs, skipped):
             "segalloc-debug" if "segalloc-debug" not in have else "asan"))
 
     # Noisy cells make every comparison above weaker: say so.
-    noisy = [
-        "%s/%s ±%s" % (w, a, fmt_pct(c.wall_spread))
-        for (w, a), c in sorted(cells.items())
-        if c.ok and c.wall_spread > 0.10
-    ]
+    clean = [(c.wall_spread, w, a) for (w, a), c in cells.items() if c.ok]
+    noisy = sorted((x for x in clean if x[0] > 0.10), reverse=True)
     if noisy:
-        out.append("- Noisy cells (time spread > ±10%%; treat their ratios with "
-                   "care): %s." % ", ".join(noisy))
+        out.append(
+            "- Noise: %d of %d cells have a time spread above ±10%%; the "
+            "noisiest: %s. Ratios in those cells are rough."
+            % (len(noisy), len(clean), ", ".join(
+                "%s/%s ±%s" % (w, a, fmt_pct(x)) for x, w, a in noisy[:5])))
+    if load is not None and nproc and load > 0.5 * nproc:
+        out.append(
+            "- The machine was busy when the run started (load average %.2f "
+            "on %d CPUs): other jobs shared it, so expect extra noise, worst "
+            "on the %d-thread workloads." % (load, nproc, nproc))
     return "\n".join(out)
 
 
@@ -392,8 +431,8 @@ def plot(cells, workloads, allocs, path, title):
             if xs:
                 ax.bar(xs, ys, width, yerr=[err_lo, err_hi], capsize=1.5,
                        color=COLORS.get(a, None), label=a, error_kw={"lw": 0.8})
-                lows.append(min(ys))
-                highs.append(max(ys))
+                lows.append(min(y - e for y, e in zip(ys, err_lo)))
+                highs.append(max(y + e for y, e in zip(ys, err_hi)))
         if lows:
             ax.set_ylim(min(0.5, min(lows) * 0.8), max(2.0, max(highs) * 1.25))
         ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
@@ -426,7 +465,7 @@ def main():
     p.add_argument("--logs")
     args = p.parse_args()
 
-    rows, workloads, allocs, meta = load(args)
+    rows, workloads, allocs, meta = load_inputs(args)
     if REF not in allocs:
         print("report.py: no glibc runs; ratios need the glibc baseline",
               file=sys.stderr)
@@ -437,6 +476,12 @@ def main():
             a, _, why = m[len("skipped: "):].partition(": ")
             skipped[a] = why
     rounds = max((int(r["round"]) for r in rows), default=0)
+    load = nproc = None
+    for m in meta:
+        if m.startswith("load average at start: "):
+            load = float(m.split(": ")[1].split()[0])
+        if m.startswith("cpu: ") and "nproc " in m:
+            nproc = int(m.rsplit("nproc ", 1)[1])
     stem = os.path.splitext(os.path.basename(args.md))[0]
 
     md = ["# segalloc benchmark: %s" % stem, ""]
@@ -461,9 +506,16 @@ def main():
         "",
         table(cells, workloads, allocs, "rss"),
         "",
+        "## CPU time, user+sys (ratio to glibc)",
+        "",
+        "Less disturbed than wall time when other jobs share the machine, "
+        "but it counts spinning and page-fault work as cost too.",
+        "",
+        table(cells, workloads, allocs, "cpu"),
+        "",
         "## Verdict (computed)",
         "",
-        verdict(cells, workloads, allocs, skipped),
+        verdict(cells, workloads, allocs, skipped, load, nproc),
         "",
         "## Failures",
         "",

@@ -20,7 +20,7 @@ BUILD=${BENCH_BUILD:-$BENCH_DIR/build}
 OUT=$BENCH_DIR/results
 ROUNDS=""
 QUICK=0
-TIMEOUT=60 # per run; glibc runs take ~1 s, so only a hang gets near this
+TIMEOUT=120 # per run; the slowest (ASan large-2t) takes ~25 s
 INSTALL=1
 BAZEL=1
 ALLOCATORS=${BENCH_ALLOCATORS:-"segalloc segalloc-debug glibc jemalloc tcmalloc mimalloc asan"}
@@ -170,8 +170,9 @@ if ((${#RUN_ALLOCS[@]} == 0)); then
 fi
 
 # -------------------------------------------------------------- workloads
-# Sizes: the full run is tuned so each run takes ~0.3-1.5 s under glibc on
-# the 2-core dev machine; --quick divides the work by ~4. Threaded
+# Sizes: the full run is tuned so each run takes ~0.3-1 s under glibc on
+# the 2-core dev machine (ASan takes 1.3-25x that, and dominates the total);
+# --quick divides the work by 4 (gcc: 15 functions instead of 50). Threaded
 # workloads run at 1 thread and at nproc threads (per-thread work is fixed,
 # so with enough cores the ideal wall time does not change with threads).
 NPROC=$(nproc)
@@ -189,11 +190,11 @@ add_threaded() { # name, program + args without -t
 }
 add_c churn-lifo "churn -o lifo -n $((10000000 / S))"
 add_c churn-random "churn -o random -n $((10000000 / S))"
-add_c realloc "realloc_grow -n $((12000000 / S))"
-add_threaded larson "larson -n $((6000000 / S))"
-add_threaded prodcons "prodcons -n $((3000000 / S))"
-add_threaded cache-scratch "cache_scratch -n $((40000 / S)) -r 2000"
-add_threaded large "large_churn -n $((40000 / S))"
+add_c realloc "realloc_grow -n $((8000000 / S))"
+add_threaded larson "larson -n $((4000000 / S))"
+add_threaded prodcons "prodcons -n $((2000000 / S))"
+add_threaded cache-scratch "cache_scratch -n $((30000 / S)) -r 2000"
+add_threaded large "large_churn -n $((20000 / S))"
 WL+=("python|real|env PYTHONMALLOC=malloc PYTHONHASHSEED=0 $PY $BENCH_DIR/workloads/alloc_heavy.py $((12000 / S))")
 WL+=("gcc|real|gcc -O2 -S -o - $BUILD/input/big.c")
 WL+=("perl|real|env PERL_HASH_SEED=0 PERL_PERTURB_KEYS=0 /usr/bin/perl $BENCH_DIR/workloads/words.pl $((20000 / S))")

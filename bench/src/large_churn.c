@@ -97,8 +97,7 @@ static void *run(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  uint64_t threads = 1, n = 100000, live = 32, min = 64, max = 1024,
-           seed = 42;
+  uint64_t threads = 1, n = 100000, live = 32, min = 64, max = 1024, seed = 42;
   int opt;
   while ((opt = getopt(argc, argv, "t:n:w:m:M:s:")) != -1) {
     switch (opt) {

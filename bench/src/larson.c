@@ -123,8 +123,8 @@ int main(int argc, char **argv) {
   for (uint64_t g = 0; g < gens; g++) {
     for (uint64_t t = 0; t < threads; t++) {
       uint64_t o = ops / gens + (g < ops % gens);
-      jobs[t] = (job_t){seed * 1000003 + g * threads + t + 1, o, t * per, per,
-                        0, 0, 0};
+      jobs[t] = (job_t){
+          seed * 1000003 + g * threads + t + 1, o, t * per, per, 0, 0, 0};
       if (pthread_create(&tid[t], NULL, run, &jobs[t]) != 0) {
         fprintf(stderr, "pthread_create failed\n");
         return 1;

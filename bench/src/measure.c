@@ -13,7 +13,9 @@
  * reports the largest ru_maxrss among them, which is the peak we want.
  * The child runs in its own process group so a timeout can kill everything
  * it spawned. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>

@@ -36,13 +36,13 @@ static void builder_start(builder_t *b, rng_t *r, uint64_t maxlen) {
     maxbits++;
   }
   unsigned bits = (unsigned)rng_range(r, 4, maxbits);
-  b->target = (size_t)rng_range(r, (uint64_t)1 << bits,
-                                ((uint64_t)1 << bits) * 2 - 1);
+  b->target =
+      (size_t)rng_range(r, (uint64_t)1 << bits, ((uint64_t)1 << bits) * 2 - 1);
   if (b->target > maxlen) {
     b->target = maxlen;
   }
-  b->policy = b->target <= 4096 ? (int)rng_range(r, 0, 2)
-                                : (int)rng_range(r, 1, 2);
+  b->policy =
+      b->target <= 4096 ? (int)rng_range(r, 0, 2) : (int)rng_range(r, 1, 2);
   b->len = 0;
   b->cap = b->policy == 0 ? 0 : 16;
   b->buf = b->cap ? xmalloc(b->cap) : NULL;
