@@ -428,6 +428,8 @@ def plot(cells, workloads, allocs, path, title):
                 ys.append(gm)
                 err_lo.append(0)
                 err_hi.append(0)
+                ax.text(xs[-1], gm * 1.04, "%.2f" % gm, ha="center",
+                        va="bottom", fontsize=7, rotation=90)
             if xs:
                 ax.bar(xs, ys, width, yerr=[err_lo, err_hi], capsize=1.5,
                        color=COLORS.get(a, None), label=a, error_kw={"lw": 0.8})

@@ -275,7 +275,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
       res=$("$BUILD/bin/measure" -T "$TIMEOUT" -p "$preload" -o "$log.out" \
         -e "$log.err" -- "${argv[@]}") || true
       read -r status wall rss user sys <<<"${res:-error 0 0 0 0}"
-      hash=$(sha256sum "$log.out" | cut -c1-16)
+      hash=$(sha256sum "$log.out" 2>/dev/null | cut -c1-16) || hash=none
       echo "$r,$name,$a,$status,$wall,$rss,$user,$sys,$hash" >>"$CSV"
       [[ $status == timeout ]] && DEAD[$name/$a]=1
       if [[ $status == ok ]]; then
