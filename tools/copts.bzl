@@ -25,6 +25,13 @@ SEGALLOC_COPTS = [
     "-fno-omit-frame-pointer",
 ]
 
+# The allocator itself: hidden symbols but the API (SEGALLOC_API), and no
+# PLT indirection between its own functions in the shared library.
+SEGALLOC_ALLOC_COPTS = SEGALLOC_COPTS + [
+    "-fvisibility=hidden",
+    "-fno-semantic-interposition",
+]
+
 # Tests are plain C too; they only need to drop -Wmissing-prototypes since
 # test files define many non-static helpers and Criterion's Test() macro
 # defines non-static functions without prior prototypes.

@@ -13,23 +13,27 @@
 extern "C" {
 #endif
 
-void *segalloc_malloc(size_t size);
-void segalloc_free(void *ptr);
-void *segalloc_calloc(size_t count, size_t size);
-void *segalloc_realloc(void *ptr, size_t size);
-void *segalloc_reallocarray(void *ptr, size_t count, size_t size);
-int segalloc_posix_memalign(void **out, size_t alignment, size_t size);
-void *segalloc_aligned_alloc(size_t alignment, size_t size);
-void *segalloc_memalign(size_t alignment, size_t size);
-void *segalloc_valloc(size_t size);
-void *segalloc_pvalloc(size_t size);
-size_t segalloc_usable_size(const void *ptr);
+/* The library is built with hidden visibility; only this API is exported. */
+#define SEGALLOC_API __attribute__((visibility("default")))
+
+SEGALLOC_API void *segalloc_malloc(size_t size);
+SEGALLOC_API void segalloc_free(void *ptr);
+SEGALLOC_API void *segalloc_calloc(size_t count, size_t size);
+SEGALLOC_API void *segalloc_realloc(void *ptr, size_t size);
+SEGALLOC_API void *segalloc_reallocarray(void *ptr, size_t count, size_t size);
+SEGALLOC_API int segalloc_posix_memalign(void **out, size_t alignment,
+                                         size_t size);
+SEGALLOC_API void *segalloc_aligned_alloc(size_t alignment, size_t size);
+SEGALLOC_API void *segalloc_memalign(size_t alignment, size_t size);
+SEGALLOC_API void *segalloc_valloc(size_t size);
+SEGALLOC_API void *segalloc_pvalloc(size_t size);
+SEGALLOC_API size_t segalloc_usable_size(const void *ptr);
 
 /* Walks every segment and page (and, in the debug build, every block) and
  * returns the number of broken invariants found; each is described on
  * stderr. Segments owned by other live threads are checked only at the
  * segment level, since their free lists change under us. */
-int segalloc_check_heap(void);
+SEGALLOC_API int segalloc_check_heap(void);
 
 typedef struct segalloc_stats_s {
   size_t mapped_bytes;  /* bytes currently mapped from the OS */
@@ -39,11 +43,11 @@ typedef struct segalloc_stats_s {
 } segalloc_stats_t;
 
 /* Fills *out with a snapshot. Exact when no other thread is allocating. */
-void segalloc_get_stats(segalloc_stats_t *out);
+SEGALLOC_API void segalloc_get_stats(segalloc_stats_t *out);
 
 /* Prints mapped/in-use totals and per-size-class counts to `out`.
  * SEGALLOC_STATS=1 in the environment prints them to stderr at exit. */
-void segalloc_print_stats(FILE *out);
+SEGALLOC_API void segalloc_print_stats(FILE *out);
 
 #ifdef __cplusplus
 }

@@ -36,31 +36,32 @@ typedef void (*segalloc_error_handler_t)(const segalloc_error_t *err,
                                          void *ctx);
 
 /* The name used in reports ("double-free", ...). */
-const char *segalloc_error_kind_name(segalloc_error_kind_t kind);
+SEGALLOC_API const char *segalloc_error_kind_name(segalloc_error_kind_t kind);
 
 /* Replaces the default action (print the report, then abort or continue as
  * SEGALLOC_ON_ERROR says) by a call to `handler`; NULL restores it. The
  * allocator then continues where it safely can (the bad block is not
  * reused). Returns the previous handler. */
-segalloc_error_handler_t segalloc_set_error_handler(segalloc_error_handler_t h,
-                                                    void *ctx);
+SEGALLOC_API segalloc_error_handler_t
+segalloc_set_error_handler(segalloc_error_handler_t h, void *ctx);
 
 /* Errors reported since start (also those a handler received). */
-size_t segalloc_error_count(void);
+SEGALLOC_API size_t segalloc_error_count(void);
 
 /* Visits every live block: user pointer, requested size, allocation site
  * (the return address of the allocating call). Stops early when the
  * callback returns non-zero; returns the number of blocks visited. */
 typedef int (*segalloc_block_visitor_t)(void *ptr, size_t size,
                                         const void *alloc_site, void *ctx);
-size_t segalloc_walk_heap(segalloc_block_visitor_t visit, void *ctx);
+SEGALLOC_API size_t segalloc_walk_heap(segalloc_block_visitor_t visit,
+                                       void *ctx);
 
 /* Reports every live block as a "leak" (with its allocation backtrace) and
  * returns how many there are. SEGALLOC_LEAKS=1 runs it at exit. */
-size_t segalloc_leak_check(void);
+SEGALLOC_API size_t segalloc_leak_check(void);
 
 /* Empties the quarantine (verifying the poison of each block). */
-void segalloc_flush_quarantine(void);
+SEGALLOC_API void segalloc_flush_quarantine(void);
 
 #ifdef __cplusplus
 }

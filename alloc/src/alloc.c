@@ -1,0 +1,155 @@
+/* The core's entry points: the malloc and free fast paths, aligned
+ * allocation, realloc, and pointer-to-block lookups. Everything above it
+ * (api.c, and the debug layer) allocates through these. */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+static inline void *alloc_small(size_t size) {
+  sa_heap_t *heap = _sa_tls_heap;
+  unsigned cls = sa_size_class(size);
+  sa_page_t *page = heap->pages[cls];
+  if (SA_LIKELY(page != NULL)) {
+    sa_block_t *block = page->free;
+    if (SA_LIKELY(block != NULL)) {
+      page->free = block->next;
+      page->used++;
+      return block;
+    }
+  }
+  return _sa_malloc_slow(heap, cls);
+}
+
+/* A block padded so that an aligned address with `size` bytes after it
+ * lies inside; the page is marked so that free finds the block start. */
+static void *alloc_aligned(size_t size, size_t align) {
+  void *block = alloc_small(size + align - SA_MIN_ALIGN);
+  if (block == NULL)
+    return NULL;
+  uintptr_t aligned = ((uintptr_t)block + align - 1) & ~(uintptr_t)(align - 1);
+  if (aligned != (uintptr_t)block) {
+    sa_segment_t *seg = sa_segment_of(block);
+    sa_page_of(seg, block)->has_aligned = 1;
+  }
+  return (void *)aligned;
+}
+
+void *_sa_alloc(size_t size, size_t align, bool zero) {
+  void *p;
+  if (SA_LIKELY(align <= SA_MIN_ALIGN && size <= SA_MEDIUM_MAX))
+    p = alloc_small(size);
+  else if (size <= SA_MEDIUM_MAX - align && align <= SA_MEDIUM_MAX / 8)
+    p = alloc_aligned(size, align);
+  else
+    return _sa_huge_alloc(size, align, zero);
+  if (zero && p != NULL)
+    memset(p, 0, size);
+  return p;
+}
+
+/* The block of a page that holds p, or NULL when p is outside the blocks
+ * carved so far. */
+static sa_block_t *page_block_of(const sa_page_t *page, const void *p) {
+  uintptr_t offset = (uintptr_t)p - (uintptr_t)page->area;
+  if (!page->in_use || (uintptr_t)p < (uintptr_t)page->area ||
+      offset >= (uintptr_t)page->capacity * page->block_size)
+    return NULL;
+  return (sa_block_t *)(page->area + offset - offset % page->block_size);
+}
+
+void *_sa_block_start(const void *p, size_t *size) {
+  sa_segment_t *seg = sa_segment_of(p);
+  if (seg == NULL)
+    return NULL;
+  if (seg->kind == SA_SEGMENT_HUGE) {
+    if ((const uint8_t *)p < seg->huge_block ||
+        (const uint8_t *)p >= seg->huge_block + seg->huge_size)
+      return NULL;
+    *size = seg->huge_size;
+    return seg->huge_block;
+  }
+  sa_page_t *page = sa_page_of(seg, p);
+  sa_block_t *block = page_block_of(page, p);
+  if (block != NULL)
+    *size = page->block_size;
+  return block;
+}
+
+static void free_huge(sa_segment_t *seg, void *p) {
+  if (SA_UNLIKELY(p != seg->huge_block)) {
+    _sa_error(SA_ERR_INVALID_FREE, p, "not the start of a huge block");
+    return;
+  }
+  _sa_huge_free(seg);
+}
+
+void _sa_free(void *p) {
+  sa_segment_t *seg = sa_segment_of(p);
+  if (SA_UNLIKELY(seg == NULL)) {
+    _sa_error(SA_ERR_INVALID_FREE, p, "not allocated by segalloc");
+    return;
+  }
+  if (SA_UNLIKELY(seg->kind == SA_SEGMENT_HUGE)) {
+    free_huge(seg, p);
+    return;
+  }
+  sa_page_t *page = sa_page_of(seg, p);
+  sa_block_t *block = p;
+  /* Cheap checks that stay on in production: the pointer is aligned and
+   * inside the blocks of a page in use (interior pointers are caught only
+   * in pages that hold aligned blocks, and always by the debug build). */
+  if (SA_UNLIKELY(page->has_aligned || ((uintptr_t)p & 15) != 0 ||
+                  (uint8_t *)p < page->area)) {
+    block = page_block_of(page, p);
+    if (block == NULL || ((uintptr_t)p & 15) != 0) {
+      _sa_error(SA_ERR_INVALID_FREE, p, "not a block handed out");
+      return;
+    }
+  }
+  sa_heap_t *heap = _sa_tls_heap;
+  if (SA_LIKELY(atomic_load_explicit(&seg->heap, memory_order_relaxed) ==
+                heap)) {
+    if (SA_UNLIKELY(block == page->free || page->used == 0)) {
+      _sa_error(SA_ERR_DOUBLE_FREE, p, "block is already free");
+      return;
+    }
+    block->next = page->free;
+    page->free = block;
+    if (SA_UNLIKELY(--page->used == 0 ||
+                    atomic_load_explicit(&page->in_full, memory_order_relaxed)))
+      _sa_page_after_local_free(heap, page);
+  } else {
+    _sa_free_remote(seg, page, block);
+  }
+}
+
+size_t _sa_usable_size(const void *p) {
+  size_t size = 0;
+  const uint8_t *block = _sa_block_start(p, &size);
+  return block == NULL ? 0 : size - (size_t)((const uint8_t *)p - block);
+}
+
+void *_sa_realloc(void *p, size_t size) {
+  sa_segment_t *seg = sa_segment_of(p);
+  size_t usable = _sa_usable_size(p);
+  if (seg == NULL || usable == 0) {
+    _sa_error(SA_ERR_INVALID_FREE, p, "realloc of a pointer not handed out");
+    return NULL;
+  }
+  /* Stay in place unless that would waste more than half the block. */
+  if (size <= usable && size >= usable / 2)
+    return p;
+  if (seg->kind == SA_SEGMENT_HUGE && size > SA_MEDIUM_MAX &&
+      p == seg->huge_block) {
+    void *moved = _sa_huge_realloc(seg, size);
+    if (moved != NULL)
+      return moved;
+  }
+  void *fresh = _sa_alloc(size, SA_MIN_ALIGN, false);
+  if (fresh == NULL)
+    return NULL;
+  memcpy(fresh, p, size < usable ? size : usable);
+  _sa_free(p);
+  return fresh;
+}

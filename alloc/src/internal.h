@@ -1,0 +1,143 @@
+/* Cross-file functions of the core, grouped by the file that defines them,
+ * and the few inline helpers the fast paths share. `_sa_` names are
+ * internal to the library; `static` helpers stay in their file. */
+#ifndef SEGALLOC_INTERNAL_H
+#define SEGALLOC_INTERNAL_H
+
+#include "types.h"
+
+#include <pthread.h>
+#include <stdio.h>
+
+/* ---- os.c: the whole contract with the operating system ---- */
+/* Maps `size` bytes (a multiple of the OS page) aligned to `align` (a power
+ * of two >= the OS page); NULL when the OS refuses. */
+void *_sa_os_map_aligned(size_t size, size_t align);
+void _sa_os_unmap(void *addr, size_t size);
+/* Moves the mapping [old, old+old_size) to a new aligned mapping of
+ * new_size bytes without copying; NULL (old untouched) when it can't. */
+void *_sa_os_remap_aligned(void *old, size_t old_size, size_t new_size,
+                           size_t align);
+/* Gives the pages back to the OS, keeping the range mapped and zeroed. */
+void _sa_os_purge(void *addr, size_t size);
+size_t _sa_os_page_size(void);
+size_t _sa_os_mapped_bytes(void);
+
+/* ---- size_class.c ---- */
+extern const uint32_t _sa_class_size[SA_CLASS_COUNT];
+
+/* The smallest class holding `size` bytes (size <= SA_MEDIUM_MAX). */
+static inline unsigned sa_size_class(size_t size) {
+  if (size <= 128)
+    return size == 0 ? 0 : (unsigned)((size - 1) >> 4);
+  unsigned bit = 63u - (unsigned)__builtin_clzl(size - 1); /* >= 7 */
+  unsigned quarter = (unsigned)((size - 1) >> (bit - 2)) & 3u;
+  return 8u + (bit - 7u) * 4u + quarter;
+}
+
+/* ---- segment.c: segments, their pages, the segment map ---- */
+#define SA_MAP_BITS (47 - SA_SEGMENT_SHIFT)
+/* Per SA_SEGMENT_SIZE chunk of the address space: 0 when not ours, else
+ * 1 + how many chunks back its segment starts (255: too far to say). */
+extern _Atomic(uint8_t) _sa_segment_map[(size_t)1 << SA_MAP_BITS];
+
+static inline uintptr_t sa_segment_cookie(const sa_segment_t *seg) {
+  return (uintptr_t)seg ^ (uintptr_t)0x5e6a110c5e6a110cULL;
+}
+
+/* The segment holding `p`, or NULL when p is not in memory of ours. */
+static inline sa_segment_t *sa_segment_of(const void *p) {
+  uintptr_t chunk = (uintptr_t)p >> SA_SEGMENT_SHIFT;
+  if (SA_UNLIKELY(chunk >= ((uintptr_t)1 << SA_MAP_BITS)))
+    return NULL;
+  unsigned back =
+      atomic_load_explicit(&_sa_segment_map[chunk], memory_order_relaxed);
+  if (SA_UNLIKELY(back == 0 || back == 255))
+    return NULL;
+  return (sa_segment_t *)((chunk - (back - 1)) << SA_SEGMENT_SHIFT);
+}
+
+static inline sa_page_t *sa_page_of(sa_segment_t *seg, const void *p) {
+  return &seg->pages[((uintptr_t)p - (uintptr_t)seg) >> seg->page_shift];
+}
+
+/* Marks (or, with back == 0, clears) the map entries of a mapping. */
+void _sa_segment_map_set(sa_segment_t *seg, size_t mapped_size, bool ours);
+/* A page of `kind` for `heap` from its own segments, an abandoned one it
+ * adopts, or a new one; NULL when out of memory. */
+sa_page_t *_sa_page_alloc(sa_heap_t *heap, sa_segment_kind_t kind);
+/* Returns an empty page to its segment (and the segment to the OS or the
+ * cache when it empties). The page is in no queue. */
+void _sa_page_release(sa_heap_t *heap, sa_page_t *page);
+/* At thread exit: empty segments are released, the rest abandoned. */
+void _sa_heap_abandon_segments(sa_heap_t *heap);
+/* Takes over one abandoned segment, queueing its pages; false if none. */
+bool _sa_segment_try_adopt(sa_heap_t *heap);
+/* One past the last byte of the page. */
+uint8_t *_sa_page_end(const sa_segment_t *seg, const sa_page_t *page);
+/* Links a new huge segment into the global list, or unlinks it. */
+void _sa_segment_register(sa_segment_t *seg);
+void _sa_segment_unregister(sa_segment_t *seg);
+
+/* The global segment list (and abandoned list), for the heap walk, fork. */
+extern pthread_mutex_t _sa_segments_lock;
+extern sa_segment_t *_sa_all_segments;
+
+/* ---- page.c: page queues and the slow paths ---- */
+void *_sa_malloc_slow(sa_heap_t *heap, unsigned size_class);
+/* Moves the blocks other threads freed into the local free list. */
+void _sa_page_collect_remote(sa_page_t *page);
+/* A local free made the page empty or took it out of the full list. */
+void _sa_page_after_local_free(sa_heap_t *heap, sa_page_t *page);
+/* A free from a thread that doesn't own the page. */
+void _sa_free_remote(sa_segment_t *seg, sa_page_t *page, sa_block_t *block);
+/* Puts a page in use at the head of its class queue (adoption, new page). */
+void _sa_page_queue_push(sa_heap_t *heap, sa_page_t *page);
+void _sa_page_queue_remove(sa_heap_t *heap, sa_page_t *page);
+
+/* ---- heap.c: thread heaps, init, fork ---- */
+extern __thread sa_heap_t *_sa_tls_heap
+    __attribute__((tls_model("initial-exec")));
+extern sa_heap_t _sa_heap_empty; /* before a thread's first malloc */
+/* The calling thread's heap, created on first use; NULL when out of memory. */
+sa_heap_t *_sa_heap_init_thread(void);
+extern pthread_mutex_t _sa_heaps_lock;
+extern sa_heap_t *_sa_live_heaps;
+
+/* ---- huge.c: blocks above SA_MEDIUM_MAX, one segment each ---- */
+/* `zero`: the caller needs zeroed memory (fresh mappings already are). */
+void *_sa_huge_alloc(size_t size, size_t align, bool zero);
+void _sa_huge_free(sa_segment_t *seg);
+/* Resizes in place or by moving the pages (no copy); returns the block's
+ * new address, or NULL (block untouched) when it can't. */
+void *_sa_huge_realloc(sa_segment_t *seg, size_t size);
+extern pthread_mutex_t _sa_huge_lock;
+
+/* ---- alloc.c: the core the public API (and the debug layer) build on ---- */
+/* At least `size` bytes aligned to `align` (a power of two at most
+ * SA_MAX_ALIGN), zeroed if `zero`; or NULL with errno = ENOMEM. */
+void *_sa_alloc(size_t size, size_t align, bool zero);
+/* Frees what _sa_alloc returned; reports an invalid pointer. */
+void _sa_free(void *p);
+/* Usable bytes from p to the end of its block; 0 when p is not ours. */
+size_t _sa_usable_size(const void *p);
+/* The start of the block holding p (free or not), its size in *size;
+ * NULL when p is in no block of ours. */
+void *_sa_block_start(const void *p, size_t *size);
+/* Resizes p's block to `size` bytes, moving it when it must; NULL (p
+ * untouched) with errno = ENOMEM on failure. */
+void *_sa_realloc(void *p, size_t size);
+
+/* ---- check.c: heap walk and statistics ---- */
+/* Calls `visit` on every block handed out (not on the free lists) of the
+ * calling thread's heap, abandoned segments and huge segments. */
+typedef int (*sa_block_visitor_t)(void *block, size_t block_size, void *ctx);
+void _sa_walk_blocks(sa_block_visitor_t visit, void *ctx);
+
+/* ---- error.c (production) or debug/ (debug build) ---- */
+/* Reports a heap error found by the core; production aborts. */
+void _sa_error(sa_error_kind_t kind, const void *addr, const char *detail);
+/* Prints one line "segalloc: <fmt>" to stderr without allocating. */
+void _sa_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif /* SEGALLOC_INTERNAL_H */

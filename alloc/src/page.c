@@ -1,0 +1,192 @@
+/* Pages and their queues: the malloc slow path (find or make a page with a
+ * free block), carving fresh blocks, collecting remote frees, and moving
+ * pages between a heap's class queues and its full list. */
+#include "internal.h"
+
+#include <errno.h>
+
+void _sa_page_queue_push(sa_heap_t *heap, sa_page_t *page) {
+  sa_page_t **head = &heap->pages[page->size_class];
+  page->prev = NULL;
+  page->next = *head;
+  if (*head != NULL)
+    (*head)->prev = page;
+  *head = page;
+}
+
+/* Removes the page from the list starting at *head (queue or full list). */
+static void page_list_remove(sa_page_t **head, sa_page_t *page) {
+  if (page->prev != NULL)
+    page->prev->next = page->next;
+  else
+    *head = page->next;
+  if (page->next != NULL)
+    page->next->prev = page->prev;
+  page->next = page->prev = NULL;
+}
+
+void _sa_page_queue_remove(sa_heap_t *heap, sa_page_t *page) {
+  page_list_remove(&heap->pages[page->size_class], page);
+}
+
+static void page_init(sa_segment_t *seg, sa_page_t *page, unsigned cls) {
+  uint32_t size = _sa_class_size[cls];
+  page->block_size = size;
+  page->size_class = (uint8_t)cls;
+  page->reserved =
+      (uint32_t)((size_t)(_sa_page_end(seg, page) - page->area) / size);
+  page->capacity = 0;
+  page->used = 0;
+  page->free = NULL;
+  page->has_aligned = 0;
+}
+
+/* Carves the next untouched blocks into the free list, about an OS page's
+ * worth at a time, so a new page only costs the memory it uses. */
+static void page_extend(sa_page_t *page) {
+  uint32_t size = page->block_size;
+  uint32_t count = (uint32_t)(4096 / size);
+  if (count == 0)
+    count = 1;
+  if (count > page->reserved - page->capacity)
+    count = page->reserved - page->capacity;
+  uint8_t *first = page->area + (size_t)page->capacity * size;
+  for (uint32_t i = 0; i + 1 < count; i++)
+    ((sa_block_t *)(first + (size_t)i * size))->next =
+        (sa_block_t *)(first + (size_t)(i + 1) * size);
+  ((sa_block_t *)(first + (size_t)(count - 1) * size))->next = page->free;
+  page->free = (sa_block_t *)first;
+  page->capacity += count;
+}
+
+void _sa_page_collect_remote(sa_page_t *page) {
+  if (atomic_load_explicit(&page->remote_free, memory_order_relaxed) == NULL)
+    return;
+  sa_block_t *list =
+      atomic_exchange_explicit(&page->remote_free, NULL, memory_order_acquire);
+  if (list == NULL)
+    return;
+  uint32_t count = 1;
+  sa_block_t *tail = list;
+  while (tail->next != NULL) {
+    tail = tail->next;
+    count++;
+  }
+  tail->next = page->free;
+  page->free = list;
+  page->used -= count;
+}
+
+/* The page has nothing free: park it in the full list. A remote free that
+ * races with this either sees in_full or is seen here (both seq_cst), so
+ * the heap always learns that a full page got a block back. */
+static void page_to_full(sa_heap_t *heap, sa_page_t *page) {
+  _sa_page_queue_remove(heap, page);
+  page->next = heap->full;
+  if (heap->full != NULL)
+    heap->full->prev = page;
+  heap->full = page;
+  atomic_store(&page->in_full, true);
+  if (atomic_load(&page->remote_free) != NULL)
+    atomic_store(&heap->full_has_remote, true);
+}
+
+static void page_from_full(sa_heap_t *heap, sa_page_t *page) {
+  page_list_remove(&heap->full, page);
+  atomic_store_explicit(&page->in_full, false, memory_order_relaxed);
+  _sa_page_queue_push(heap, page);
+}
+
+/* Moves full pages that other threads freed into back to their queues;
+ * true if any moved. */
+static bool sweep_full(sa_heap_t *heap) {
+  bool moved = false;
+  sa_page_t *page = heap->full;
+  while (page != NULL) {
+    sa_page_t *next = page->next;
+    if (atomic_load_explicit(&page->remote_free, memory_order_relaxed)) {
+      _sa_page_collect_remote(page);
+      page_from_full(heap, page);
+      moved = true;
+    }
+    page = next;
+  }
+  return moved;
+}
+
+void _sa_free_remote(sa_segment_t *seg, sa_page_t *page, sa_block_t *block) {
+  sa_block_t *head =
+      atomic_load_explicit(&page->remote_free, memory_order_relaxed);
+  do {
+    block->next = head;
+  } while (!atomic_compare_exchange_weak(&page->remote_free, &head, block));
+  if (atomic_load(&page->in_full)) {
+    sa_heap_t *owner = atomic_load_explicit(&seg->heap, memory_order_relaxed);
+    if (owner != NULL)
+      atomic_store(&owner->full_has_remote, true);
+  }
+}
+
+void _sa_page_after_local_free(sa_heap_t *heap, sa_page_t *page) {
+  if (atomic_load_explicit(&page->in_full, memory_order_relaxed))
+    page_from_full(heap, page);
+  /* Keep the class's current page even when empty: a program that mallocs
+   * and frees one block in a loop must not map and unmap pages. */
+  if (page->used == 0 && heap->pages[page->size_class] != page) {
+    _sa_page_queue_remove(heap, page);
+    _sa_page_release(heap, page);
+  }
+}
+
+/* A page of class `cls` with a free block, now at the head of its queue. */
+static sa_page_t *page_find(sa_heap_t *heap, unsigned cls) {
+  for (;;) {
+    sa_page_t *page = heap->pages[cls];
+    while (page != NULL) {
+      sa_page_t *next = page->next;
+      _sa_page_collect_remote(page);
+      if (page->free == NULL && page->capacity < page->reserved)
+        page_extend(page);
+      if (page->free != NULL) {
+        if (page != heap->pages[cls]) {
+          _sa_page_queue_remove(heap, page);
+          _sa_page_queue_push(heap, page);
+        }
+        return page;
+      }
+      page_to_full(heap, page);
+      page = next;
+    }
+    if (atomic_load_explicit(&heap->full_has_remote, memory_order_relaxed) &&
+        atomic_exchange(&heap->full_has_remote, false) && sweep_full(heap))
+      continue;
+    if (!_sa_segment_try_adopt(heap))
+      break;
+  }
+  sa_segment_kind_t kind = _sa_class_size[cls] <= SA_SMALL_MAX
+                               ? SA_SEGMENT_SMALL
+                               : SA_SEGMENT_MEDIUM;
+  sa_page_t *page = _sa_page_alloc(heap, kind);
+  if (page == NULL)
+    return NULL;
+  page_init(sa_segment_of(page), page, cls);
+  page_extend(page);
+  _sa_page_queue_push(heap, page);
+  return page;
+}
+
+void *_sa_malloc_slow(sa_heap_t *heap, unsigned cls) {
+  if (heap == &_sa_heap_empty && (heap = _sa_heap_init_thread()) == NULL) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  sa_page_t *page = page_find(heap, cls);
+  if (page == NULL) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  sa_block_t *block = page->free;
+  page->free = block->next;
+  page->used++;
+  return block;
+}

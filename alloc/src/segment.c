@@ -1,0 +1,229 @@
+/* Segments: mapping them, cutting them into pages, the segment map, the
+ * global segment list, the cache of empty segments, and the hand-over of a
+ * dead thread's segments (abandon) to a live one (adopt). */
+#include "internal.h"
+
+#include <string.h>
+
+_Atomic(uint8_t) _sa_segment_map[(size_t)1 << SA_MAP_BITS];
+
+pthread_mutex_t _sa_segments_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+sa_segment_t *_sa_all_segments;
+
+/* Guarded by _sa_segments_lock. */
+static sa_segment_t *sa_abandoned;
+static _Atomic size_t sa_abandoned_count; /* read without the lock */
+static sa_segment_t *sa_cache[SA_SEGMENT_CACHE];
+static size_t sa_cache_count;
+
+void _sa_segment_map_set(sa_segment_t *seg, size_t mapped_size, bool ours) {
+  uintptr_t first = (uintptr_t)seg >> SA_SEGMENT_SHIFT;
+  size_t chunks = (mapped_size + SA_SEGMENT_SIZE - 1) >> SA_SEGMENT_SHIFT;
+  for (size_t i = 0; i < chunks; i++) {
+    uint8_t back = ours ? (uint8_t)(i < 254 ? i + 1 : 255) : 0;
+    atomic_store_explicit(&_sa_segment_map[first + i], back,
+                          memory_order_release);
+  }
+}
+
+void _sa_segment_register(sa_segment_t *seg) {
+  pthread_mutex_lock(&_sa_segments_lock);
+  seg->all_prev = NULL;
+  seg->all_next = _sa_all_segments;
+  if (_sa_all_segments != NULL)
+    _sa_all_segments->all_prev = seg;
+  _sa_all_segments = seg;
+  _sa_segment_map_set(seg, seg->mapped_size, true);
+  pthread_mutex_unlock(&_sa_segments_lock);
+}
+
+void _sa_segment_unregister(sa_segment_t *seg) {
+  pthread_mutex_lock(&_sa_segments_lock);
+  _sa_segment_map_set(seg, seg->mapped_size, false);
+  if (seg->all_prev != NULL)
+    seg->all_prev->all_next = seg->all_next;
+  else
+    _sa_all_segments = seg->all_next;
+  if (seg->all_next != NULL)
+    seg->all_next->all_prev = seg->all_prev;
+  pthread_mutex_unlock(&_sa_segments_lock);
+}
+
+/* ---- intrusive segment lists (owned, avail, abandoned) ---- */
+#define SA_LIST_PUSH(head, seg, next, prev)                                    \
+  do {                                                                         \
+    (seg)->prev = NULL;                                                        \
+    (seg)->next = (head);                                                      \
+    if ((head) != NULL)                                                        \
+      (head)->prev = (seg);                                                    \
+    (head) = (seg);                                                            \
+  } while (0)
+
+#define SA_LIST_REMOVE(head, seg, next, prev)                                  \
+  do {                                                                         \
+    if ((seg)->prev != NULL)                                                   \
+      (seg)->prev->next = (seg)->next;                                         \
+    else                                                                       \
+      (head) = (seg)->next;                                                    \
+    if ((seg)->next != NULL)                                                   \
+      (seg)->next->prev = (seg)->prev;                                         \
+    (seg)->next = (seg)->prev = NULL;                                          \
+  } while (0)
+
+static size_t segment_header_size(uint32_t page_count) {
+  size_t size = sizeof(sa_segment_t) + page_count * sizeof(sa_page_t);
+  return (size + 255) & ~(size_t)255;
+}
+
+static sa_segment_t *segment_new(sa_heap_t *heap, sa_segment_kind_t kind) {
+  sa_segment_t *seg = NULL;
+  pthread_mutex_lock(&_sa_segments_lock);
+  if (sa_cache_count > 0)
+    seg = sa_cache[--sa_cache_count];
+  pthread_mutex_unlock(&_sa_segments_lock);
+  if (seg == NULL)
+    seg = _sa_os_map_aligned(SA_SEGMENT_SIZE, SA_SEGMENT_SIZE);
+  if (seg == NULL)
+    return NULL;
+  uint32_t shift =
+      kind == SA_SEGMENT_SMALL ? SA_SMALL_PAGE_SHIFT : SA_MEDIUM_PAGE_SHIFT;
+  uint32_t count = (uint32_t)(SA_SEGMENT_SIZE >> shift);
+  size_t header = segment_header_size(count);
+  memset(seg, 0, header);
+  seg->cookie = sa_segment_cookie(seg);
+  seg->kind = kind;
+  seg->page_shift = shift;
+  seg->page_count = count;
+  seg->mapped_size = SA_SEGMENT_SIZE;
+  atomic_init(&seg->heap, heap);
+  for (uint32_t i = 0; i < count; i++) {
+    uint8_t *start = (uint8_t *)seg + ((size_t)i << shift);
+    seg->pages[i].area = i == 0 ? (uint8_t *)seg + header : start;
+  }
+  _sa_segment_register(seg);
+  SA_LIST_PUSH(heap->owned[kind], seg, owned_next, owned_prev);
+  SA_LIST_PUSH(heap->avail[kind], seg, avail_next, avail_prev);
+  return seg;
+}
+
+/* The segment is empty: unlink it and cache it or give it back. */
+static void segment_release(sa_heap_t *heap, sa_segment_t *seg) {
+  SA_LIST_REMOVE(heap->owned[seg->kind], seg, owned_next, owned_prev);
+  SA_LIST_REMOVE(heap->avail[seg->kind], seg, avail_next, avail_prev);
+  _sa_segment_unregister(seg);
+  seg->cookie = 0;
+  _sa_os_purge(seg, SA_SEGMENT_SIZE);
+  pthread_mutex_lock(&_sa_segments_lock);
+  bool cached = sa_cache_count < SA_SEGMENT_CACHE;
+  if (cached)
+    sa_cache[sa_cache_count++] = seg;
+  pthread_mutex_unlock(&_sa_segments_lock);
+  if (!cached)
+    _sa_os_unmap(seg, SA_SEGMENT_SIZE);
+}
+
+sa_page_t *_sa_page_alloc(sa_heap_t *heap, sa_segment_kind_t kind) {
+  sa_segment_t *seg = heap->avail[kind];
+  if (seg == NULL && (seg = segment_new(heap, kind)) == NULL)
+    return NULL;
+  sa_page_t *page = NULL;
+  for (uint32_t i = 0; i < seg->page_count; i++) {
+    if (!seg->pages[i].in_use) {
+      page = &seg->pages[i];
+      break;
+    }
+  }
+  page->in_use = 1;
+  if (++seg->pages_in_use == seg->page_count)
+    SA_LIST_REMOVE(heap->avail[kind], seg, avail_next, avail_prev);
+  return page;
+}
+
+uint8_t *_sa_page_end(const sa_segment_t *seg, const sa_page_t *page) {
+  size_t index = (size_t)(page - seg->pages) + 1;
+  return (uint8_t *)seg + (index << seg->page_shift);
+}
+
+void _sa_page_release(sa_heap_t *heap, sa_page_t *page) {
+  sa_segment_t *seg = sa_segment_of(page);
+  uint8_t *area = page->area;
+  bool was_full = seg->pages_in_use == seg->page_count;
+  memset(page, 0, sizeof(*page));
+  page->area = area;
+  if (was_full)
+    SA_LIST_PUSH(heap->avail[seg->kind], seg, avail_next, avail_prev);
+  if (--seg->pages_in_use == 0) {
+    segment_release(heap, seg);
+  } else if (seg->kind == SA_SEGMENT_MEDIUM) {
+    /* A medium page is big enough to be worth a syscall to give back. */
+    size_t os_page = _sa_os_page_size();
+    uint8_t *start =
+        (uint8_t *)(((uintptr_t)area + os_page - 1) & ~(os_page - 1));
+    uint8_t *end = _sa_page_end(seg, page);
+    _sa_os_purge(start, (size_t)(end - start));
+  }
+}
+
+/* Collects remote frees and frees the pages that turn out empty; true
+ * when the segment itself was released. */
+static bool segment_collect(sa_heap_t *heap, sa_segment_t *seg) {
+  for (uint32_t i = 0; i < seg->page_count; i++) {
+    sa_page_t *page = &seg->pages[i];
+    if (!page->in_use)
+      continue;
+    _sa_page_collect_remote(page);
+    if (page->used == 0) {
+      bool last = seg->pages_in_use == 1;
+      _sa_page_release(heap, page);
+      if (last)
+        return true;
+    }
+  }
+  return false;
+}
+
+void _sa_heap_abandon_segments(sa_heap_t *heap) {
+  for (int kind = 0; kind < 2; kind++) {
+    sa_segment_t *seg = heap->owned[kind];
+    while (seg != NULL) {
+      sa_segment_t *next = seg->owned_next;
+      if (!segment_collect(heap, seg)) {
+        SA_LIST_REMOVE(heap->owned[kind], seg, owned_next, owned_prev);
+        if (seg->pages_in_use < seg->page_count)
+          SA_LIST_REMOVE(heap->avail[kind], seg, avail_next, avail_prev);
+        for (uint32_t i = 0; i < seg->page_count; i++)
+          atomic_store(&seg->pages[i].in_full, false);
+        atomic_store(&seg->heap, NULL);
+        pthread_mutex_lock(&_sa_segments_lock);
+        SA_LIST_PUSH(sa_abandoned, seg, owned_next, owned_prev);
+        atomic_fetch_add(&sa_abandoned_count, 1);
+        pthread_mutex_unlock(&_sa_segments_lock);
+      }
+      seg = next;
+    }
+  }
+}
+
+bool _sa_segment_try_adopt(sa_heap_t *heap) {
+  if (atomic_load_explicit(&sa_abandoned_count, memory_order_relaxed) == 0)
+    return false;
+  pthread_mutex_lock(&_sa_segments_lock);
+  sa_segment_t *seg = sa_abandoned;
+  if (seg != NULL) {
+    SA_LIST_REMOVE(sa_abandoned, seg, owned_next, owned_prev);
+    atomic_fetch_sub(&sa_abandoned_count, 1);
+  }
+  pthread_mutex_unlock(&_sa_segments_lock);
+  if (seg == NULL)
+    return false;
+  atomic_store(&seg->heap, heap);
+  SA_LIST_PUSH(heap->owned[seg->kind], seg, owned_next, owned_prev);
+  if (seg->pages_in_use < seg->page_count)
+    SA_LIST_PUSH(heap->avail[seg->kind], seg, avail_next, avail_prev);
+  if (segment_collect(heap, seg))
+    return true;
+  for (uint32_t i = 0; i < seg->page_count; i++)
+    if (seg->pages[i].in_use)
+      _sa_page_queue_push(heap, &seg->pages[i]);
+  return true;
+}

@@ -1,0 +1,134 @@
+/* Every core type, constant and build switch of segalloc, in one place.
+ *
+ * Memory comes from the OS in segments: SA_SEGMENT_SIZE bytes, aligned to
+ * their size, so the segment of any pointer is found with a mask (after the
+ * segment map says the address is ours). A small or medium segment is cut
+ * into equal pages; each page in use holds blocks of one size class and is
+ * owned, with its segment, by one thread heap. A huge segment holds a
+ * single block and belongs to no heap. */
+#ifndef SEGALLOC_TYPES_H
+#define SEGALLOC_TYPES_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1 in the debug build (//debug): turns on the hooks in hooks.h. */
+#ifndef SEGALLOC_DEBUG
+#define SEGALLOC_DEBUG 0
+#endif
+
+#define SA_LIKELY(x) __builtin_expect(!!(x), 1)
+#define SA_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#define SA_MIN_ALIGN 16 /* every block is at least this aligned */
+
+#define SA_SEGMENT_SHIFT 22 /* 4 MiB segments */
+#define SA_SEGMENT_SIZE ((size_t)1 << SA_SEGMENT_SHIFT)
+#define SA_SMALL_PAGE_SHIFT 16  /* 64 KiB pages: 64 per segment */
+#define SA_MEDIUM_PAGE_SHIFT 19 /* 512 KiB pages: 8 per segment */
+#define SA_MAX_PAGES (SA_SEGMENT_SIZE >> SA_SMALL_PAGE_SHIFT)
+
+/* Size classes: 16-byte steps up to 128, then 4 classes per power of two
+ * (waste under 20%) up to SA_MEDIUM_MAX. Classes up to SA_SMALL_MAX live in
+ * small pages, larger ones in medium pages, anything above in huge
+ * segments. */
+#define SA_CLASS_COUNT 44
+#define SA_SMALL_MAX ((size_t)8192)
+#define SA_MEDIUM_MAX ((size_t)65536)
+
+/* The largest alignment aligned allocation accepts; the segment map can
+ * point back at most 255 segments from a huge block's start. */
+#define SA_MAX_ALIGN ((size_t)1 << 28)
+
+/* Empty segments kept mapped for reuse, and freed huge mappings kept for
+ * reuse (bounded in bytes), so churn doesn't cost a syscall per call. */
+#define SA_SEGMENT_CACHE 4
+#define SA_HUGE_CACHE 8
+#define SA_HUGE_CACHE_BYTES ((size_t)64 << 20)
+
+typedef enum sa_segment_kind_e {
+  SA_SEGMENT_SMALL,
+  SA_SEGMENT_MEDIUM,
+  SA_SEGMENT_HUGE,
+} sa_segment_kind_t;
+
+/* Error classes, in the order of segalloc_error_kind_t (segalloc_debug.h). */
+typedef enum sa_error_kind_e {
+  SA_ERR_DOUBLE_FREE,
+  SA_ERR_INVALID_FREE,
+  SA_ERR_HEAP_BUFFER_OVERFLOW,
+  SA_ERR_HEAP_BUFFER_UNDERFLOW,
+  SA_ERR_USE_AFTER_FREE,
+  SA_ERR_HEAP_CORRUPTION,
+  SA_ERR_LEAK,
+} sa_error_kind_t;
+
+/* A free block: the core writes only this first word of a free block. */
+typedef struct sa_block_s {
+  struct sa_block_s *next;
+} sa_block_t;
+
+struct sa_heap_s;
+
+/* A page: blocks of one size class.
+ * Invariants (checked by segalloc_check_heap):
+ *  - in_use == 0: the page holds nothing and is in no queue.
+ *  - capacity <= reserved; the first `capacity` blocks of the area have been
+ *    handed out at least once, the rest are untouched.
+ *  - used + |free| == capacity, where `free` lists distinct blocks among the
+ *    first `capacity`; |remote_free| <= used (remote frees are counted as
+ *    used until the owner collects them).
+ *  - in_full == 1 exactly when the page is in its heap's full list rather
+ *    than the queue of its class. */
+typedef struct sa_page_s {
+  sa_block_t *free; /* owner thread only */
+  uint32_t used;
+  uint32_t capacity;
+  uint32_t reserved;
+  uint32_t block_size;
+  uint8_t *area;                     /* first block */
+  _Atomic(sa_block_t *) remote_free; /* pushed by other threads */
+  struct sa_page_s *next, *prev;     /* class queue or full list */
+  uint8_t size_class;
+  uint8_t in_use;
+  uint8_t has_aligned; /* may hold interior pointers */
+  _Atomic(bool) in_full;
+} sa_page_t;
+
+/* A segment header sits at the start of its mapping.
+ * Invariants: cookie == sa_segment_cookie(self); every SA_SEGMENT_SIZE chunk
+ * of the mapping has a segment-map entry leading back here; pages_in_use
+ * counts pages with in_use set; a small/medium segment is in its owner's
+ * `owned` list, and in its `avail` list iff pages_in_use < page_count; an
+ * abandoned one (heap == NULL) is in the global abandoned list. */
+typedef struct sa_segment_s {
+  uintptr_t cookie;
+  sa_segment_kind_t kind;
+  uint32_t page_shift;
+  uint32_t page_count;
+  uint32_t pages_in_use;
+  _Atomic(struct sa_heap_s *) heap;         /* owner; NULL: abandoned or huge */
+  size_t mapped_size;                       /* whole mapping */
+  struct sa_segment_s *all_next, *all_prev; /* global list */
+  struct sa_segment_s *owned_next, *owned_prev; /* owner's or abandoned */
+  struct sa_segment_s *avail_next, *avail_prev; /* owner's with free pages */
+  uint8_t *huge_block; /* huge: the block (after header and alignment) */
+  size_t huge_size;    /* huge: usable bytes from huge_block to the end */
+  sa_page_t pages[];   /* page_count entries (none for huge) */
+} sa_segment_t;
+
+/* A thread heap: the per-thread cache. Only its thread touches it, except
+ * `full_has_remote`, which remote frees set when they hit a full page. */
+typedef struct sa_heap_s {
+  sa_page_t *pages[SA_CLASS_COUNT]; /* head: the page malloc takes from */
+  sa_page_t *full;                  /* pages with nothing free */
+  sa_segment_t *owned[2];           /* by kind: small, medium */
+  sa_segment_t *avail[2];           /* owned, with a free page */
+  _Atomic(bool) full_has_remote;
+  struct sa_heap_s *next_live; /* global list of live heaps */
+  struct sa_heap_s *prev_live;
+} sa_heap_t;
+
+#endif /* SEGALLOC_TYPES_H */
