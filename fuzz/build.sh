@@ -48,7 +48,9 @@ trap 'rm -rf "$OBJ"' EXIT
 # The library sources: every .c of alloc/src except override.c, which
 # exports the unprefixed malloc/free and would replace the sanitizer's and
 # the engine's allocator.
+# error.c is production's error reporter; the debug build brings its own.
 alloc_srcs() { ls "$ROOT"/alloc/src/*.c | grep -v '/override\.c$'; }
+core_srcs() { alloc_srcs | grep -v '/error\.c$'; }
 debug_srcs() { ls "$ROOT"/debug/src/*.c 2>/dev/null || true; }
 
 # compile VARIANT EXTRA_FLAGS... FILES...: objects into $OBJ/VARIANT/.
@@ -79,7 +81,7 @@ if [[ -n "$(debug_srcs)" ]]; then
   have_debug=1
   compile harness -Wall -Wextra "$ROOT"/fuzz/sf_debug.c
   # shellcheck disable=SC2046
-  compile debug -DSEGALLOC_DEBUG=1 "${SA[@]}" $(alloc_srcs) $(debug_srcs)
+  compile debug -DSEGALLOC_DEBUG=1 "${SA[@]}" $(core_srcs) $(debug_srcs)
 fi
 
 # link TARGET LIB: one binary per target.
