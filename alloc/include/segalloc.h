@@ -31,8 +31,9 @@ SEGALLOC_API size_t segalloc_usable_size(const void *ptr);
 
 /* Walks every segment and page (and, in the debug build, every block) and
  * returns the number of broken invariants found; each is described on
- * stderr. Segments owned by other live threads are checked only at the
- * segment level, since their free lists change under us. */
+ * stderr. Segments owned by other live threads are checked only for their
+ * header and segment-map entries, since their pages change under us;
+ * after those threads exit (or are joined) their memory is checked too. */
 SEGALLOC_API int segalloc_check_heap(void);
 
 typedef struct segalloc_stats_s {

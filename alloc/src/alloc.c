@@ -39,6 +39,8 @@ void *_sa_alloc(size_t size, size_t align, bool zero) {
   void *p;
   if (SA_LIKELY(align <= SA_MIN_ALIGN && size <= SA_MEDIUM_MAX))
     p = alloc_small(size);
+  else if (size == 0) /* an aligned pointer must still lie in its block */
+    return _sa_alloc(1, align, zero);
   else if (size <= SA_MEDIUM_MAX - align && align <= SA_MEDIUM_MAX / 8)
     p = alloc_aligned(size, align);
   else

@@ -49,7 +49,7 @@ static uint32_t scan_list(const sa_page_t *page, sa_block_t *list,
 }
 
 static void scan_page(const sa_segment_t *seg, const sa_page_t *page,
-                      bool owned_here, page_scan_t *scan) {
+                      page_scan_t *scan) {
   memset(scan, 0, sizeof(*scan));
   uint8_t *end = _sa_page_end(seg, page);
   if (page->size_class >= SA_CLASS_COUNT ||
@@ -68,8 +68,6 @@ static void scan_page(const sa_segment_t *seg, const sa_page_t *page,
             (void *)page, page->used, page->capacity, page->reserved);
     return;
   }
-  if (!owned_here) /* the owner thread changes the lists under us */
-    return;
   scan->free_count = scan_list(page, page->free, scan, "free");
   scan->remote_count = scan_list(
       page, atomic_load(&((sa_page_t *)page)->remote_free), scan, "remote");
@@ -116,14 +114,25 @@ static void walk_segment(walk_t *walk, sa_segment_t *seg) {
     return;
   }
   sa_heap_t *owner = atomic_load(&seg->heap);
-  bool owned_here = owner == walk->heap || owner == NULL;
+  if (owner != walk->heap && owner != NULL) {
+    /* Its owner thread changes the pages under us: no checks, and only a
+     * rough count for the statistics. */
+    for (uint32_t i = 0; i < seg->page_count; i++) {
+      const volatile sa_page_t *page = &seg->pages[i];
+      if (page->in_use) {
+        walk->stats.in_use_blocks += page->used;
+        walk->stats.in_use_bytes += (size_t)page->used * page->block_size;
+      }
+    }
+    return;
+  }
   uint32_t in_use = 0;
   for (uint32_t i = 0; i < seg->page_count; i++) {
     sa_page_t *page = &seg->pages[i];
     if (!page->in_use)
       continue;
     in_use++;
-    scan_page(seg, page, owned_here, &scan);
+    scan_page(seg, page, &scan);
     walk->problems += scan.problems;
     size_t blocks =
         page->used >= scan.remote_count ? page->used - scan.remote_count : 0;
@@ -133,7 +142,7 @@ static void walk_segment(walk_t *walk, sa_segment_t *seg) {
       walk->class_pages[page->size_class]++;
       walk->class_blocks[page->size_class] += blocks;
     }
-    if (scan.problems == 0 && owned_here && walk->visit != NULL)
+    if (scan.problems == 0 && walk->visit != NULL)
       visit_page(walk, page, &scan);
   }
   if (in_use != seg->pages_in_use) {
