@@ -6,25 +6,10 @@
 #include <errno.h>
 #include <string.h>
 
-static inline void *alloc_small(size_t size) {
-  sa_heap_t *heap = _sa_tls_heap;
-  unsigned cls = sa_size_class(size);
-  sa_page_t *page = heap->pages[cls];
-  if (SA_LIKELY(page != NULL)) {
-    sa_block_t *block = page->free;
-    if (SA_LIKELY(block != NULL)) {
-      page->free = block->next;
-      page->used++;
-      return block;
-    }
-  }
-  return _sa_malloc_slow(heap, cls);
-}
-
 /* A block padded so that an aligned address with `size` bytes after it
  * lies inside; the page is marked so that free finds the block start. */
 static void *alloc_aligned(size_t size, size_t align) {
-  void *block = alloc_small(size + align - SA_MIN_ALIGN);
+  void *block = _sa_alloc_small(size + align - SA_MIN_ALIGN);
   if (block == NULL)
     return NULL;
   uintptr_t aligned = ((uintptr_t)block + align - 1) & ~(uintptr_t)(align - 1);
@@ -37,11 +22,11 @@ static void *alloc_aligned(size_t size, size_t align) {
 
 void *_sa_alloc(size_t size, size_t align, bool zero) {
   void *p;
-  if (SA_LIKELY(align <= SA_MIN_ALIGN && size <= SA_MEDIUM_MAX))
-    p = alloc_small(size);
+  if (SA_LIKELY(align <= SA_MIN_ALIGN && size <= SA_LARGE_MAX))
+    p = _sa_alloc_small(size);
   else if (size == 0) /* an aligned pointer must still lie in its block */
     return _sa_alloc(1, align, zero);
-  else if (size <= SA_MEDIUM_MAX - align && align <= SA_MEDIUM_MAX / 8)
+  else if (size <= SA_LARGE_MAX - align && align <= SA_LARGE_MAX / 8)
     p = alloc_aligned(size, align);
   else
     return _sa_huge_alloc(size, align, zero);
@@ -142,7 +127,7 @@ void *_sa_realloc(void *p, size_t size) {
   /* Stay in place unless that would waste more than half the block. */
   if (size <= usable && size >= usable / 2)
     return p;
-  if (seg->kind == SA_SEGMENT_HUGE && size > SA_MEDIUM_MAX &&
+  if (seg->kind == SA_SEGMENT_HUGE && size > SA_LARGE_MAX &&
       p == seg->huge_block) {
     void *moved = _sa_huge_realloc(seg, size);
     if (moved != NULL)
@@ -151,7 +136,8 @@ void *_sa_realloc(void *p, size_t size) {
   void *fresh = _sa_alloc(size, SA_MIN_ALIGN, false);
   if (fresh == NULL)
     return NULL;
-  memcpy(fresh, p, size < usable ? size : usable);
+  memcpy(fresh, p,
+         (size < usable ? size : usable) - (SEGALLOC_INJECT_BUG == 3));
   _sa_free(p);
   return fresh;
 }

@@ -1,4 +1,4 @@
-/* Huge blocks (above SA_MEDIUM_MAX, or too aligned for a page): each in a
+/* Huge blocks (above SA_LARGE_MAX, or too aligned for a page): each in a
  * segment of its own, mapped for it and unmapped on free, except for a few
  * kept in a small cache so that churn around the threshold doesn't pay a
  * syscall and page faults every time. */

@@ -26,10 +26,13 @@ size_t _sa_os_mapped_bytes(void);
 /* ---- size_class.c ---- */
 extern const uint32_t _sa_class_size[SA_CLASS_COUNT];
 
-/* The smallest class holding `size` bytes (size <= SA_MEDIUM_MAX). */
+/* The smallest class holding `size` bytes (size <= SA_LARGE_MAX). */
 static inline unsigned sa_size_class(size_t size) {
   if (size <= 128)
     return size == 0 ? 0 : (unsigned)((size - 1) >> 4);
+#if SEGALLOC_INJECT_BUG == 1
+  size -= size % 64 == 1; /* one byte short just past some boundaries */
+#endif
   unsigned bit = 63u - (unsigned)__builtin_clzl(size - 1); /* >= 7 */
   unsigned quarter = (unsigned)((size - 1) >> (bit - 2)) & 3u;
   return 8u + (bit - 7u) * 4u + quarter;
@@ -84,7 +87,6 @@ extern pthread_mutex_t _sa_segments_lock;
 extern sa_segment_t *_sa_all_segments;
 
 /* ---- page.c: page queues and the slow paths ---- */
-void *_sa_malloc_slow(sa_heap_t *heap, unsigned size_class);
 /* Moves the blocks other threads freed into the local free list. */
 void _sa_page_collect_remote(sa_page_t *page);
 /* A local free made the page empty or took it out of the full list. */
@@ -96,15 +98,13 @@ void _sa_page_queue_push(sa_heap_t *heap, sa_page_t *page);
 void _sa_page_queue_remove(sa_heap_t *heap, sa_page_t *page);
 
 /* ---- heap.c: thread heaps, init, fork ---- */
-extern __thread sa_heap_t *_sa_tls_heap
-    __attribute__((tls_model("initial-exec")));
 extern sa_heap_t _sa_heap_empty; /* before a thread's first malloc */
 /* The calling thread's heap, created on first use; NULL when out of memory. */
 sa_heap_t *_sa_heap_init_thread(void);
 extern pthread_mutex_t _sa_heaps_lock;
 extern sa_heap_t *_sa_live_heaps;
 
-/* ---- huge.c: blocks above SA_MEDIUM_MAX, one segment each ---- */
+/* ---- huge.c: blocks above SA_LARGE_MAX, one segment each ---- */
 /* `zero`: the caller needs zeroed memory (fresh mappings already are). */
 void *_sa_huge_alloc(size_t size, size_t align, bool zero);
 void _sa_huge_free(sa_segment_t *seg);
@@ -114,6 +114,27 @@ void *_sa_huge_realloc(sa_segment_t *seg, size_t size);
 extern pthread_mutex_t _sa_huge_lock;
 
 /* ---- alloc.c: the core the public API (and the debug layer) build on ---- */
+void *_sa_malloc_slow(sa_heap_t *heap, unsigned size_class);
+extern __thread sa_heap_t *_sa_tls_heap
+    __attribute__((tls_model("initial-exec")));
+
+/* The malloc fast path: pop the first free block of the class's current
+ * page; no lock, no syscall. */
+static inline void *_sa_alloc_small(size_t size) {
+  sa_heap_t *heap = _sa_tls_heap;
+  unsigned cls = sa_size_class(size);
+  sa_page_t *page = heap->pages[cls];
+  if (SA_LIKELY(page != NULL)) {
+    sa_block_t *block = page->free;
+    if (SA_LIKELY(block != NULL)) {
+      page->free = block->next;
+      page->used++;
+      return block;
+    }
+  }
+  return _sa_malloc_slow(heap, cls);
+}
+
 /* At least `size` bytes aligned to `align` (a power of two at most
  * SA_MAX_ALIGN), zeroed if `zero`; or NULL with errno = ENOMEM. */
 void *_sa_alloc(size_t size, size_t align, bool zero);

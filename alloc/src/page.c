@@ -115,6 +115,9 @@ static bool sweep_full(sa_heap_t *heap) {
 }
 
 void _sa_free_remote(sa_segment_t *seg, sa_page_t *page, sa_block_t *block) {
+#if SEGALLOC_INJECT_BUG == 2
+  return;
+#endif
   sa_block_t *head =
       atomic_load_explicit(&page->remote_free, memory_order_relaxed);
   do {
@@ -163,9 +166,10 @@ static sa_page_t *page_find(sa_heap_t *heap, unsigned cls) {
     if (!_sa_segment_try_adopt(heap))
       break;
   }
-  sa_segment_kind_t kind = _sa_class_size[cls] <= SA_SMALL_MAX
-                               ? SA_SEGMENT_SMALL
-                               : SA_SEGMENT_MEDIUM;
+  uint32_t size = _sa_class_size[cls];
+  sa_segment_kind_t kind = size <= SA_SMALL_MAX    ? SA_SEGMENT_SMALL
+                           : size <= SA_MEDIUM_MAX ? SA_SEGMENT_MEDIUM
+                                                   : SA_SEGMENT_LARGE;
   sa_page_t *page = _sa_page_alloc(heap, kind);
   if (page == NULL)
     return NULL;

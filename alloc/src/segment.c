@@ -85,8 +85,9 @@ static sa_segment_t *segment_new(sa_heap_t *heap, sa_segment_kind_t kind) {
     seg = _sa_os_map_aligned(SA_SEGMENT_SIZE, SA_SEGMENT_SIZE);
   if (seg == NULL)
     return NULL;
-  uint32_t shift =
-      kind == SA_SEGMENT_SMALL ? SA_SMALL_PAGE_SHIFT : SA_MEDIUM_PAGE_SHIFT;
+  static const uint32_t page_shift[SA_PAGE_KINDS] = {
+      SA_SMALL_PAGE_SHIFT, SA_MEDIUM_PAGE_SHIFT, SA_LARGE_PAGE_SHIFT};
+  uint32_t shift = page_shift[kind];
   uint32_t count = (uint32_t)(SA_SEGMENT_SIZE >> shift);
   size_t header = segment_header_size(count);
   memset(seg, 0, header);
@@ -112,7 +113,8 @@ static void segment_release(sa_heap_t *heap, sa_segment_t *seg) {
   SA_LIST_REMOVE(heap->avail[seg->kind], seg, avail_next, avail_prev);
   _sa_segment_unregister(seg);
   seg->cookie = 0;
-  _sa_os_purge(seg, SA_SEGMENT_SIZE);
+  /* Cached segments keep their pages: the cache is small (its bytes are
+   * bounded), and reuse without page faults is what it is for. */
   pthread_mutex_lock(&_sa_segments_lock);
   bool cached = sa_cache_count < SA_SEGMENT_CACHE;
   if (cached)
@@ -183,7 +185,7 @@ static bool segment_collect(sa_heap_t *heap, sa_segment_t *seg) {
 }
 
 void _sa_heap_abandon_segments(sa_heap_t *heap) {
-  for (int kind = 0; kind < 2; kind++) {
+  for (int kind = 0; kind < SA_PAGE_KINDS; kind++) {
     sa_segment_t *seg = heap->owned[kind];
     while (seg != NULL) {
       sa_segment_t *next = seg->owned_next;

@@ -1,5 +1,5 @@
 /* The size-class table: 16-byte steps to 128, then 4 classes per power of
- * two up to SA_MEDIUM_MAX (see types.h). sa_size_class() in internal.h
+ * two up to SA_LARGE_MAX (see types.h). sa_size_class() in internal.h
  * computes the index; this table gives each class's block size. */
 #include "internal.h"
 
@@ -24,6 +24,10 @@ const uint32_t _sa_class_size[SA_CLASS_COUNT] = {
     SA_QUARTERS(13),
     SA_QUARTERS(14),
     SA_QUARTERS(15),
+    SA_QUARTERS(16),
+    SA_QUARTERS(17),
+    SA_QUARTERS(18),
+    SA_QUARTERS(19),
 };
 
-_Static_assert(SA_CLASS_COUNT == 8 + 9 * 4, "class table size");
+_Static_assert(SA_CLASS_COUNT == 8 + 13 * 4, "class table size");
