@@ -16,6 +16,7 @@
 # script refuses to run while alloc/ doesn't mention the macro (every
 # "bug" would be the unmodified allocator), unless FORCE=1.
 set -uo pipefail
+# shellcheck source=fuzz/common.sh
 source "$(dirname "$0")/common.sh"
 
 max=${1:-300}

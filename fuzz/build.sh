@@ -49,9 +49,18 @@ trap 'rm -rf "$OBJ"' EXIT
 # exports the unprefixed malloc/free and would replace the sanitizer's and
 # the engine's allocator.
 # error.c is production's error reporter; the debug build brings its own.
-alloc_srcs() { ls "$ROOT"/alloc/src/*.c | grep -v '/override\.c$'; }
-core_srcs() { alloc_srcs | grep -v '/error\.c$'; }
-debug_srcs() { ls "$ROOT"/debug/src/*.c 2>/dev/null || true; }
+# srcs DIR EXCLUDED_NAMES...: the .c files of DIR, one a line.
+srcs() {
+  local dir=$1 f
+  shift
+  for f in "$dir"/*.c; do
+    [[ -e $f && " $* " != *" $(basename "$f") "* ]] && echo "$f"
+  done
+  return 0
+}
+alloc_srcs() { srcs "$ROOT/alloc/src" override.c; }
+core_srcs() { srcs "$ROOT/alloc/src" override.c error.c; }
+debug_srcs() { srcs "$ROOT/debug/src"; }
 
 # compile VARIANT EXTRA_FLAGS... FILES...: objects into $OBJ/VARIANT/.
 compile() {

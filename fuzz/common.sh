@@ -4,7 +4,7 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT_BASE=${OUT_BASE:-$ROOT/fuzz/out}
 FINDINGS=${FINDINGS:-$ROOT/fuzz/findings}
-DICT=$ROOT/corpus/segalloc.dict
+export DICT=$ROOT/corpus/segalloc.dict
 
 # Every target, in the order scripts run them. The debug ones need debug/src.
 all_targets() {

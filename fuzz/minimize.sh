@@ -10,6 +10,7 @@
 # The hand-made seeds in corpus/ are left alone (gen_corpus.py owns them);
 # copy files from the output over if they are worth keeping as seeds.
 set -euo pipefail
+# shellcheck source=fuzz/common.sh
 source "$(dirname "$0")/common.sh"
 
 [[ $# -ge 1 ]] || { sed -n 2,12p "$0"; exit 2; }

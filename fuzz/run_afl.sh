@@ -9,6 +9,7 @@
 # last run's queue instead of starting from corpus/. Crashing inputs are
 # copied to fuzz/findings/TARGET/afl/; exits non-zero when there are any.
 set -euo pipefail
+# shellcheck source=fuzz/common.sh
 source "$(dirname "$0")/common.sh"
 
 [[ $# -ge 2 ]] || { sed -n 2,12p "$0"; exit 2; }

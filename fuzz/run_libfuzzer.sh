@@ -9,6 +9,7 @@
 # fuzz/out/corpus/TARGET (seeded from corpus/); crashing inputs go to
 # fuzz/findings/TARGET/. Exits non-zero when libFuzzer found something.
 set -euo pipefail
+# shellcheck source=fuzz/common.sh
 source "$(dirname "$0")/common.sh"
 
 [[ $# -ge 2 ]] || { sed -n 2,12p "$0"; exit 2; }

@@ -9,6 +9,7 @@
 # Not part of `bazel test //...` (too slow for every CI run): the Bazel
 # tests only replay corpus/.
 set -uo pipefail
+# shellcheck source=fuzz/common.sh
 source "$(dirname "$0")/common.sh"
 
 seconds=${1:-60}
