@@ -66,11 +66,18 @@ void _sa_page_collect_remote(sa_page_t *page) {
       atomic_exchange_explicit(&page->remote_free, NULL, memory_order_acquire);
   if (list == NULL)
     return;
+  /* More remote frees than blocks in use means a block was freed twice
+   * (and the list may now be a cycle): stop rather than loop forever. */
   uint32_t count = 1;
   sa_block_t *tail = list;
-  while (tail->next != NULL) {
+  while (tail->next != NULL && count <= page->used) {
     tail = tail->next;
     count++;
+  }
+  if (count > page->used) {
+    _sa_error(SA_ERR_DOUBLE_FREE, tail, "freed twice from another thread");
+    count = page->used; /* if the error returns, leak what is left */
+    tail->next = NULL;
   }
   tail->next = page->free;
   page->free = list;
@@ -121,6 +128,10 @@ void _sa_free_remote(sa_segment_t *seg, sa_page_t *page, sa_block_t *block) {
   sa_block_t *head =
       atomic_load_explicit(&page->remote_free, memory_order_relaxed);
   do {
+    if (SA_UNLIKELY(head == block)) {
+      _sa_error(SA_ERR_DOUBLE_FREE, block, "block is already free");
+      return;
+    }
     block->next = head;
   } while (!atomic_compare_exchange_weak(&page->remote_free, &head, block));
   if (atomic_load(&page->in_full)) {
