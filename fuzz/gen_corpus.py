@@ -20,7 +20,7 @@ MALLOC, CALLOC, REALLOC, FREE, ALIGNED, USABLE, CHECK, REALLOCARRAY, MISUSE = \
 POSIX_MEMALIGN, ALIGNED_ALLOC, MEMALIGN, VALLOC, PVALLOC = range(5)
 OVERFLOW, UNDERFLOW, DOUBLE_FREE, INTERIOR_FREE, INVALID_FREE, \
     WRITE_AFTER_FREE = range(6)
-NUM_CLASS_BOUNDS = 44  # enough to reach every class; the index wraps anyway
+NUM_CLASS_BOUNDS = 64  # every class and the first huge sizes; the index wraps
 
 
 def op(kind, variant=0):
