@@ -106,8 +106,8 @@ void _sa_free(void *p) {
     if (SA_UNLIKELY(--page->used == 0 ||
                     atomic_load_explicit(&page->in_full, memory_order_relaxed)))
       _sa_page_after_local_free(heap, page);
-  } else {
-    _sa_free_remote(seg, page, block);
+  } else if (!_sa_free_remote(seg, page, block)) {
+    _sa_free(p); /* the segment is ours now */
   }
 }
 

@@ -74,8 +74,9 @@ sa_page_t *_sa_page_alloc(sa_heap_t *heap, sa_segment_kind_t kind);
 void _sa_page_release(sa_heap_t *heap, sa_page_t *page);
 /* At thread exit: empty segments are released, the rest abandoned. */
 void _sa_heap_abandon_segments(sa_heap_t *heap);
-/* Takes over one abandoned segment, queueing its pages; false if none. */
-bool _sa_segment_try_adopt(sa_heap_t *heap);
+/* Takes over abandoned `seg` (NULL: any), queueing its pages; false if
+ * it is not abandoned (or, with NULL, if none is). */
+bool _sa_segment_adopt(sa_heap_t *heap, sa_segment_t *seg);
 /* One past the last byte of the page. */
 uint8_t *_sa_page_end(const sa_segment_t *seg, const sa_page_t *page);
 /* Links a new huge segment into the global list, or unlinks it. */
@@ -91,8 +92,9 @@ extern sa_segment_t *_sa_all_segments;
 void _sa_page_collect_remote(sa_page_t *page);
 /* A local free made the page empty or took it out of the full list. */
 void _sa_page_after_local_free(sa_heap_t *heap, sa_page_t *page);
-/* A free from a thread that doesn't own the page. */
-void _sa_free_remote(sa_segment_t *seg, sa_page_t *page, sa_block_t *block);
+/* A free from a thread that doesn't own the page; false when it adopted
+ * the segment instead, and the caller must free the block locally. */
+bool _sa_free_remote(sa_segment_t *seg, sa_page_t *page, sa_block_t *block);
 /* Puts a page in use at the head of its class queue (adoption, new page). */
 void _sa_page_queue_push(sa_heap_t *heap, sa_page_t *page);
 void _sa_page_queue_remove(sa_heap_t *heap, sa_page_t *page);

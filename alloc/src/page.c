@@ -121,16 +121,25 @@ static bool sweep_full(sa_heap_t *heap) {
   return moved;
 }
 
-void _sa_free_remote(sa_segment_t *seg, sa_page_t *page, sa_block_t *block) {
+bool _sa_free_remote(sa_segment_t *seg, sa_page_t *page, sa_block_t *block) {
+  /* A block of an exited thread: take over its segment, so that what the
+   * program frees there can be reused or given back. */
+  if (atomic_load_explicit(&seg->heap, memory_order_relaxed) == NULL) {
+    sa_heap_t *heap = _sa_tls_heap;
+    if (heap == &_sa_heap_empty)
+      heap = _sa_heap_init_thread();
+    if (heap != NULL && _sa_segment_adopt(heap, seg))
+      return false;
+  }
 #if SEGALLOC_INJECT_BUG == 2
-  return;
+  return true;
 #endif
   sa_block_t *head =
       atomic_load_explicit(&page->remote_free, memory_order_relaxed);
   do {
     if (SA_UNLIKELY(head == block)) {
       _sa_error(SA_ERR_DOUBLE_FREE, block, "block is already free");
-      return;
+      return true;
     }
     block->next = head;
   } while (!atomic_compare_exchange_weak(&page->remote_free, &head, block));
@@ -139,14 +148,16 @@ void _sa_free_remote(sa_segment_t *seg, sa_page_t *page, sa_block_t *block) {
     if (owner != NULL)
       atomic_store(&owner->full_has_remote, true);
   }
+  return true;
 }
 
 void _sa_page_after_local_free(sa_heap_t *heap, sa_page_t *page) {
   if (atomic_load_explicit(&page->in_full, memory_order_relaxed))
     page_from_full(heap, page);
-  /* Keep the class's current page even when empty: a program that mallocs
-   * and frees one block in a loop must not map and unmap pages. */
-  if (page->used == 0 && heap->pages[page->size_class] != page) {
+  /* Keep a class's only page even when empty: a program that mallocs and
+   * frees one block in a loop must not give pages back and take them again. */
+  if (page->used == 0 &&
+      (heap->pages[page->size_class] != page || page->next != NULL)) {
     _sa_page_queue_remove(heap, page);
     _sa_page_release(heap, page);
   }
@@ -174,7 +185,7 @@ static sa_page_t *page_find(sa_heap_t *heap, unsigned cls) {
     if (atomic_load_explicit(&heap->full_has_remote, memory_order_relaxed) &&
         atomic_exchange(&heap->full_has_remote, false) && sweep_full(heap))
       continue;
-    if (!_sa_segment_try_adopt(heap))
+    if (!_sa_segment_adopt(heap, NULL))
       break;
   }
   uint32_t size = _sa_class_size[cls];

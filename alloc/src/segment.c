@@ -206,19 +206,27 @@ void _sa_heap_abandon_segments(sa_heap_t *heap) {
   }
 }
 
-bool _sa_segment_try_adopt(sa_heap_t *heap) {
+/* Takes `seg` (or, if NULL, any segment) off the abandoned list for
+ * `heap`; false if it is not (or no longer) abandoned. */
+static bool abandoned_take(sa_heap_t *heap, sa_segment_t **seg) {
   if (atomic_load_explicit(&sa_abandoned_count, memory_order_relaxed) == 0)
     return false;
   pthread_mutex_lock(&_sa_segments_lock);
-  sa_segment_t *seg = sa_abandoned;
-  if (seg != NULL) {
-    SA_LIST_REMOVE(sa_abandoned, seg, owned_next, owned_prev);
+  if (*seg == NULL)
+    *seg = sa_abandoned;
+  bool taken = *seg != NULL && atomic_load(&(*seg)->heap) == NULL;
+  if (taken) {
+    SA_LIST_REMOVE(sa_abandoned, *seg, owned_next, owned_prev);
     atomic_fetch_sub(&sa_abandoned_count, 1);
+    atomic_store(&(*seg)->heap, heap);
   }
   pthread_mutex_unlock(&_sa_segments_lock);
-  if (seg == NULL)
+  return taken;
+}
+
+bool _sa_segment_adopt(sa_heap_t *heap, sa_segment_t *seg) {
+  if (!abandoned_take(heap, &seg))
     return false;
-  atomic_store(&seg->heap, heap);
   SA_LIST_PUSH(heap->owned[seg->kind], seg, owned_next, owned_prev);
   if (seg->pages_in_use < seg->page_count)
     SA_LIST_PUSH(heap->avail[seg->kind], seg, avail_next, avail_prev);
