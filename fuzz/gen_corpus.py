@@ -7,7 +7,8 @@ change both together. Re-run after changing either:
 
     python3 fuzz/gen_corpus.py          # from the repository root
 
-Seeds are deterministic; running it twice changes nothing.
+Seeds are deterministic; running it twice changes nothing. Reproducers of
+fixed bugs go in fuzz/regressions/<target>/ and are copied in as well.
 """
 import os
 import shutil
@@ -280,11 +281,24 @@ def dictionary():
     return "".join(lines)
 
 
+def regressions(target):
+    """Inputs that once found a bug (fuzz/regressions/<target>/), kept as
+    seeds named regress_<name> so the Bazel replay guards the fix."""
+    d = os.path.join(ROOT, "fuzz", "regressions", target)
+    seeds = {}
+    if os.path.isdir(d):
+        for name in sorted(os.listdir(d)):
+            with open(os.path.join(d, name), "rb") as f:
+                seeds["regress_" + name] = f.read()
+    return seeds
+
+
 def write_dir(target, seeds):
     d = os.path.join(ROOT, "corpus", target)
     if os.path.isdir(d):
         shutil.rmtree(d)
     os.makedirs(d)
+    seeds = dict(seeds, **regressions(target))
     for name, data in sorted(seeds.items()):
         with open(os.path.join(d, name), "wb") as f:
             f.write(data)
