@@ -5,9 +5,11 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Requests above this that could succeed are skipped: filling or checking
  * hundreds of MiB would make an execution take seconds, and big sizes are
@@ -17,6 +19,13 @@
 #define SF_IMPOSSIBLE ((size_t)1 << 47)
 
 void sf_fail(size_t index, const char *kind, const char *fmt, ...) {
+  /* In the MT target several threads may fail at once; the second abort()
+   * would kill the process while the engine's crash handler, run by the
+   * first, is still saving the input. Only the first one reports. */
+  static atomic_flag failing = ATOMIC_FLAG_INIT;
+  if (atomic_flag_test_and_set(&failing))
+    for (;;)
+      pause();
   va_list ap;
   fprintf(stderr, "segalloc-fuzz: FAIL at op #%zu (%s): ", index, kind);
   va_start(ap, fmt);
