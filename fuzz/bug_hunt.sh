@@ -9,8 +9,10 @@
 # allocator only), fuzzes from corpus/ until the first crash or MAX_SECONDS
 # (default 300), and prints seconds-to-first-crash per target and engine.
 # Bug 0 is the control: the allocator as it is (expect "none").
-# RUNS=k repeats each measurement k times (fuzzing is random). Crashing
-# inputs are kept in fuzz/findings/bug_hunt/.
+# RUNS=k repeats each measurement k times (fuzzing is random). SEEDS=none
+# starts from a single empty program instead of corpus/ (the seeds alone
+# catch some bugs at once; this measures the fuzzing). Crashing inputs are
+# kept in fuzz/findings/bug_hunt/.
 #
 # The allocator decides what each SEGALLOC_INJECT_BUG value breaks; this
 # script refuses to run while alloc/ doesn't mention the macro (every
@@ -34,6 +36,16 @@ fi
 work=$OUT_BASE/bug_hunt
 keep=$FINDINGS/bug_hunt
 mkdir -p "$work" "$keep"
+# seeds TARGET: the input directory the campaigns start from.
+seeds() {
+  if [[ ${SEEDS:-corpus} == none ]]; then
+    mkdir -p "$work/empty_seed"
+    printf '\0' >"$work/empty_seed/empty"
+    echo "$work/empty_seed"
+  else
+    seed_dir "$1"
+  fi
+}
 results=()
 
 # hunt ENGINE BIN TARGET LABEL: prints seconds to first crash, or "none".
@@ -44,12 +56,12 @@ hunt() {
   if [[ $engine == libfuzzer* ]]; then
     "$bin" -max_total_time="$max" -rss_limit_mb=4096 -max_len=4096 \
       -timeout=30 -dict="$DICT" -artifact_prefix="$run/art/" \
-      "$run/corpus" "$(seed_dir "$target")" >"$run/log" 2>&1
+      "$run/corpus" "$(seeds "$target")" >"$run/log" 2>&1
     found=("$run"/art/crash-*)
   else
     AFL_BENCH_UNTIL_CRASH=1 \
       ASAN_OPTIONS=abort_on_error=1:detect_leaks=0:symbolize=0 \
-      afl-fuzz -i "$(seed_dir "$target")" -o "$run/afl" -m none -t 10000 \
+      afl-fuzz -i "$(seeds "$target")" -o "$run/afl" -m none -t 10000 \
       -V "$max" -x "$DICT" -- "$bin" >"$run/log" 2>&1
     found=("$run"/afl/default/crashes/id*)
   fi
@@ -82,5 +94,5 @@ for bug in $bugs; do
   done
 done
 
-echo "---- summary (max $max s per run) ----"
+echo "---- summary (max $max s per run, seeds: ${SEEDS:-corpus}) ----"
 printf '%s\n' "${results[@]}"
