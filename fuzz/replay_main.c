@@ -8,7 +8,11 @@
  * The harness aborts on a finding, which would end the whole run; so each
  * input runs in a forked child and a failure is counted rather than fatal.
  * The last line printed is exactly "N passed, N failed"; the exit status is
- * non-zero when anything failed (or nothing ran). */
+ * non-zero when anything failed (or nothing ran).
+ *
+ * SF_REPEAT=N runs every input N times in one process instead (no fork, so
+ * the first finding ends the run): for bugs that need the allocator state
+ * earlier inputs leave behind, as inside a fuzzing engine. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -53,12 +57,22 @@ static int read_file(const char *path, uint8_t **data, size_t *size) {
   return 0;
 }
 
+static long repeat; /* SF_REPEAT: > 0 runs in process, that many times */
+
 static void run_one(const char *path) {
   uint8_t *data;
   size_t size;
   if (read_file(path, &data, &size) != 0) {
     fprintf(stderr, "FAIL %s: cannot read\n", path);
     failed++;
+    return;
+  }
+  if (repeat > 0) {
+    for (long i = 0; i < repeat; i++)
+      LLVMFuzzerTestOneInput(data, size);
+    printf("ok   %s (%zu bytes, %ld runs)\n", path, size, repeat);
+    passed++;
+    free(data);
     return;
   }
   fflush(stdout);
@@ -121,6 +135,8 @@ static void run_dir(const char *dir) {
 }
 
 int main(int argc, char **argv) {
+  const char *r = getenv("SF_REPEAT");
+  repeat = r ? strtol(r, NULL, 10) : 0;
   for (int i = 1; i < argc; i++) {
     struct stat st;
     if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode))
