@@ -241,6 +241,101 @@ def rel(x, what_lower="faster", what_higher="slower"):
     return "%.0f%% %s than" % (100 * (x - 1), what_higher)
 
 
+def judge(cells, w, a, metric):
+    """'lower' / 'higher' than glibc when a's runs won / lost at least 85%
+    of the (a run, glibc run) pairs and the medians differ by 2% or more;
+    'noise' otherwise."""
+    r = ratio(cells, w, a, metric)
+    if not r or abs(r[0] - 1) < 0.02:
+        return "noise"
+    p = p_lower(cells, w, a, metric)
+    return "lower" if p >= 0.85 else "higher" if p <= 0.15 else "noise"
+
+
+def targets(cells, workloads, allocs):
+    """The issue's targets, each MET / MISSED / not measurable, computed."""
+    have = set(allocs)
+    out = []
+
+    def verdict_word(ok):
+        return "**MET**" if ok else "**MISSED**"
+
+    def gm_pair(a, b, metric, only_c=False):
+        if a not in have or b not in have:
+            return None, None, []
+        return common_geomeans(cells, workloads, a, b, metric, only_c)
+
+    s, m, names = gm_pair("segalloc", "mimalloc", "wall")
+    if s and m:
+        out.append("- Production time geomean ≤ mimalloc's: %s (%.2f vs %.2f of "
+                   "glibc, %d workloads)" % (verdict_word(s <= m), s, m, len(names)))
+    else:
+        out.append("- Production time geomean ≤ mimalloc's: not measured")
+    s, m, names = gm_pair("segalloc", "mimalloc", "rss")
+    if s and m:
+        out.append("- Production peak RSS geomean ≤ 1.1× mimalloc's: %s (%.2f vs "
+                   "%.2f of glibc = %.2f×)" % (verdict_word(s <= 1.1 * m), s, m,
+                                               s / m))
+    else:
+        out.append("- Production peak RSS ≤ 1.1× mimalloc's: not measured")
+    if "segalloc" in have:
+        slower, unsure, failed = [], [], []
+        for w, _ in workloads:
+            c = cells.get((w, "segalloc"))
+            if c is None or not c.runs:
+                continue
+            if not c.ok:
+                failed.append(w)
+                continue
+            r = ratio(cells, w, "segalloc", "wall")
+            if not r:
+                continue
+            if judge(cells, w, "segalloc", "wall") == "higher":
+                slower.append("%s %.2f×" % (w, r[0]))
+            elif r[0] >= 1.02:
+                unsure.append("%s %.2f×" % (w, r[0]))
+        txt = "- Production never slower than glibc: %s" % verdict_word(
+            not slower and not failed)
+        if slower:
+            txt += "; slower on " + ", ".join(slower)
+        if failed:
+            txt += "; FAIL on " + ", ".join(failed)
+        if unsure:
+            txt += "; median above glibc but within noise on " + ", ".join(unsure)
+        out.append(txt)
+    d, p, names = gm_pair("segalloc-debug", "segalloc", "wall")
+    if d and p:
+        out.append("- Debug time ≤ 3× production: %s (%.2f×, geomean over %d "
+                   "workloads)" % (verdict_word(d / p <= 3), d / p, len(names)))
+    else:
+        out.append("- Debug time ≤ 3× production: not measured (segalloc-debug "
+                   "or segalloc missing)")
+    d, a, names = gm_pair("segalloc-debug", "asan", "wall", only_c=True)
+    if d and a:
+        out.append("- Debug faster than ASan (C workloads): %s (%.2f× vs %.2f× "
+                   "glibc, %d workloads)" % (verdict_word(d < a), d, a, len(names)))
+    else:
+        out.append("- Debug faster than ASan: not measured (segalloc-debug or "
+                   "asan missing)")
+    return "\n".join(out)
+
+
+def pair_lines(cells, workloads, have, missing, a, b, rows, only_c=False):
+    """Verdict lines comparing a with b: for each (metric, text) in rows,
+    text(geomean of a, geomean of b, number of workloads) over the
+    workloads where both ran cleanly."""
+    if a not in have or b not in have:
+        return ["- %s vs %s: %s" % (a, b, missing(a if a not in have else b))]
+    out = []
+    for metric, text in rows:
+        x, y, names = common_geomeans(cells, workloads, a, b, metric, only_c)
+        if x and y:
+            out.append(text(x, y, len(names)))
+        else:
+            out.append("- %s vs %s, %s: no common clean workload." % (a, b, metric))
+    return out
+
+
 def verdict(cells, workloads, allocs, skipped, load=None, nproc=None):
     out = []
     have = set(allocs)
@@ -269,25 +364,14 @@ def verdict(cells, workloads, allocs, skipped, load=None, nproc=None):
         )
 
     # segalloc vs mimalloc, the allocator to beat.
-    if "segalloc" in have and "mimalloc" in have:
-        for metric, lo, hi, label in (
-            ("wall", "faster", "slower", "time"),
-            ("rss", "smaller", "larger", "peak RSS"),
-        ):
-            s, m, names = common_geomeans(cells, workloads, "segalloc", "mimalloc",
-                                          metric)
-            if s and m:
-                out.append(
-                    "- **segalloc vs mimalloc, %s**: geomean %.2f vs %.2f of glibc "
-                    "over %d common workloads: segalloc is %s mimalloc."
-                    % (label, s, m, len(names), rel(s / m, lo, hi))
-                )
-            else:
-                out.append("- segalloc vs mimalloc, %s: no common clean workload."
-                           % label)
-    else:
-        out.append("- segalloc vs mimalloc: "
-                   + missing("segalloc" if "segalloc" not in have else "mimalloc"))
+    out += pair_lines(cells, workloads, have, missing, "segalloc", "mimalloc", (
+        ("wall", lambda s, m, n: "- **segalloc vs mimalloc, time**: geomean %.2f "
+         "vs %.2f of glibc over %d common workloads: segalloc is %s mimalloc."
+         % (s, m, n, rel(s / m, "faster", "slower"))),
+        ("rss", lambda s, m, n: "- **segalloc vs mimalloc, peak RSS**: geomean "
+         "%.2f vs %.2f of glibc over %d common workloads: segalloc is %s "
+         "mimalloc." % (s, m, n, rel(s / m, "smaller", "larger"))),
+    ))
 
     # segalloc vs glibc, per workload.
     if "segalloc" in have:
@@ -305,15 +389,10 @@ def verdict(cells, workloads, allocs, skipped, load=None, nproc=None):
                     parts.append("no glibc baseline")
                     break
                 x = r[0]
-                p = p_lower(cells, w, "segalloc", metric)
+                word = {"lower": lo, "higher": hi}.get(
+                    judge(cells, w, "segalloc", metric), "within noise")
                 if abs(x - 1) < 0.02:
                     word = "same within 2%"
-                elif p >= 0.85:
-                    word = lo
-                elif p <= 0.15:
-                    word = hi
-                else:
-                    word = "within noise"
                 parts.append("%s %.2f× (%s)" % ("time" if metric == "wall"
                                                 else "RSS", x, word))
             lines.append("  - %s: %s" % (w, ", ".join(parts)))
@@ -328,32 +407,21 @@ def verdict(cells, workloads, allocs, skipped, load=None, nproc=None):
         out.append("- segalloc vs glibc: " + missing("segalloc"))
 
     # Debug build: against production, and against ASan on the C workloads.
-    if "segalloc-debug" in have and "segalloc" in have:
-        for metric, label in (("wall", "time"), ("rss", "peak RSS")):
-            d, p, names = common_geomeans(cells, workloads, "segalloc-debug",
-                                          "segalloc", metric)
-            if d and p:
-                out.append(
-                    "- **segalloc-debug vs segalloc, %s**: debug/production = "
-                    "%.2f× (geomean over %d workloads)." % (label, d / p, len(names))
-                )
-    else:
-        out.append("- segalloc-debug vs segalloc: " + missing(
-            "segalloc-debug" if "segalloc-debug" not in have else "segalloc"))
-    if "segalloc-debug" in have and "asan" in have:
-        for metric, label, lo, hi in (("wall", "time", "cheaper", "costlier"),
-                                      ("rss", "peak RSS", "smaller", "larger")):
-            d, s, names = common_geomeans(cells, workloads, "segalloc-debug",
-                                          "asan", metric, only_c=True)
-            if d and s:
-                out.append(
-                    "- **segalloc-debug vs ASan, %s** (C workloads): %.2f× vs "
-                    "%.2f× glibc over %d workloads: the debug build is %s ASan."
-                    % (label, d, s, len(names), rel(d / s, lo, hi))
-                )
-    else:
-        out.append("- segalloc-debug vs ASan: " + missing(
-            "segalloc-debug" if "segalloc-debug" not in have else "asan"))
+    out += pair_lines(cells, workloads, have, missing, "segalloc-debug",
+                      "segalloc", (
+        ("wall", lambda d, p, n: "- **segalloc-debug vs segalloc, time**: "
+         "debug/production = %.2f× (geomean over %d workloads)." % (d / p, n)),
+        ("rss", lambda d, p, n: "- **segalloc-debug vs segalloc, peak RSS**: "
+         "debug/production = %.2f× (geomean over %d workloads)." % (d / p, n)),
+    ))
+    out += pair_lines(cells, workloads, have, missing, "segalloc-debug", "asan", (
+        ("wall", lambda d, s, n: "- **segalloc-debug vs ASan, time** (C "
+         "workloads): %.2f× vs %.2f× glibc over %d workloads: the debug build "
+         "is %s ASan." % (d, s, n, rel(d / s, "cheaper", "costlier"))),
+        ("rss", lambda d, s, n: "- **segalloc-debug vs ASan, peak RSS** (C "
+         "workloads): %.2f× vs %.2f× glibc over %d workloads: the debug build "
+         "is %s ASan." % (d, s, n, rel(d / s, "smaller", "larger"))),
+    ), only_c=True)
 
     # Noisy cells make every comparison above weaker: say so.
     clean = [(c.wall_spread, w, a) for (w, a), c in cells.items() if c.ok]
@@ -384,7 +452,13 @@ def failures(cells, allocs, logs):
 
 
 def plot(cells, workloads, allocs, path, title):
-    import matplotlib
+    """Writes the bar chart; returns False (and says why) without matplotlib."""
+    try:
+        import matplotlib
+    except ImportError:
+        print("report.py: python3-matplotlib is missing; no PNG written",
+              file=sys.stderr)
+        return False
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -454,6 +528,7 @@ def plot(cells, workloads, allocs, path, title):
              "asan: C workloads only", fontsize=8)
     fig.tight_layout(rect=(0, 0.02, 1, 1))
     fig.savefig(path, dpi=100)
+    return True
 
 
 def main():
@@ -515,6 +590,10 @@ def main():
         "",
         table(cells, workloads, allocs, "cpu"),
         "",
+        "## Targets (computed)",
+        "",
+        targets(cells, workloads, allocs),
+        "",
         "## Verdict (computed)",
         "",
         verdict(cells, workloads, allocs, skipped, load, nproc),
@@ -525,12 +604,11 @@ def main():
         "",
     ]
     if args.png:
-        md.insert(2, "![ratios to glibc](%s)\n" % os.path.basename(args.png))
+        title = "segalloc benchmark %s: ratio to glibc (%d rounds)" % (stem, rounds)
+        if plot(cells, workloads, allocs, args.png, title):
+            md.insert(2, "![ratios to glibc](%s)\n" % os.path.basename(args.png))
     with open(args.md, "w") as f:
         f.write("\n".join(md))
-    if args.png:
-        title = "segalloc benchmark %s: ratio to glibc (%d rounds)" % (stem, rounds)
-        plot(cells, workloads, allocs, args.png, title)
 
 
 if __name__ == "__main__":

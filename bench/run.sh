@@ -70,7 +70,7 @@ say() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 # ---------------------------------------------------------------- install
 # Peers and tools, installed only when missing (one apt-get update at most).
 PKGS=(libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 python3-matplotlib
-  clang libclang-rt-14-dev gcc perl python3)
+  clang libclang-rt-14-dev gcc perl python3 bazel-bootstrap)
 install_missing() {
   local missing=() p
   for p in "${PKGS[@]}"; do
@@ -136,7 +136,11 @@ for a in $ALLOCATORS; do
       cp -f "$src" "$BUILD/preload/lib$a.so"
       PRELOAD[$a]=$BUILD/preload/lib$a.so
     else
-      SKIP_REASON[$a]="$src not found (not built yet?)"
+      if [[ $a == segalloc-debug && ! -f $REPO/debug/BUILD ]]; then
+        SKIP_REASON[$a]="$src not found: debug/BUILD does not exist yet, so //debug:libsegalloc_debug.so cannot be built; column skipped"
+      else
+        SKIP_REASON[$a]="$src not found (not built yet, or the build failed: see $BUILD/logs/bazel.log)"
+      fi
     fi
     ;;
   jemalloc | tcmalloc | mimalloc)
@@ -226,7 +230,10 @@ pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo missing; }
   echo "glibc: $(ldd --version 2>&1 | head -1 | sed 's/^ldd //')"
   echo "cc: $(cc --version | head -1); clang: $(clang --version 2>/dev/null | head -1)"
   echo "peers: jemalloc $(pkgver libjemalloc2), tcmalloc-minimal $(pkgver libtcmalloc-minimal4), mimalloc $(pkgver libmimalloc2.0)"
-  echo "segalloc: commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
+  echo "segalloc: commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(
+    # Others may be editing the checkout: say when the build is not HEAD's.
+    n=$(git -C "$REPO" status --porcelain -- alloc debug 2>/dev/null | wc -l)
+    ((n == 0)) || echo " + $n uncommitted file(s) in alloc/ debug/")"
   for a in segalloc segalloc-debug; do
     if [[ -n ${PRELOAD[$a]:-} ]]; then
       echo "$a.so: sha256 $(sha256sum "${PRELOAD[$a]}" | cut -c1-16)"

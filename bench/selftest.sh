@@ -11,6 +11,7 @@ set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 WORK=$BENCH_DIR/build/selftest
+rm -rf "$WORK/results"
 mkdir -p "$WORK"
 cc -std=c11 -O2 -Wall -Wextra -shared -fPIC -o "$WORK/bad_alloc.so" \
   "$BENCH_DIR/selftest/bad_alloc.c"
@@ -21,7 +22,8 @@ SEGALLOC_SO=$WORK/bad_alloc.so BENCH_BUILD=$WORK/build \
   --workloads "churn-lifo realloc prodcons-1t cache-scratch-1t" \
   >"$WORK/run.log" 2>&1 || { cat "$WORK/run.log"; exit 1; }
 
-md=$(ls -t "$WORK"/results/*.md | head -1)
+mds=("$WORK"/results/*.md) # the results dir was emptied: one report
+md=${mds[0]}
 fail=0
 expect() { # workload, reason expected in its FAIL cell of the time table
   local row

@@ -16,8 +16,6 @@
  * -s only varies the object size order; the checksum is the sum of the
  * bytes left in each object, independent of interleaving. */
 #include "common.h"
-#include <pthread.h>
-#include <unistd.h>
 
 typedef struct {
   unsigned char *given;
@@ -52,59 +50,25 @@ static void *run(void *arg) {
 
 int main(int argc, char **argv) {
   uint64_t threads = 1, iters = 1000, writes = 5000, size = 8, seed = 42;
-  int opt;
-  while ((opt = getopt(argc, argv, "t:n:r:z:s:")) != -1) {
-    switch (opt) {
-    case 't':
-      threads = parse_num(optarg, "-t");
-      break;
-    case 'n':
-      iters = parse_num(optarg, "-n");
-      break;
-    case 'r':
-      writes = parse_num(optarg, "-r");
-      break;
-    case 'z':
-      size = parse_num(optarg, "-z");
-      break;
-    case 's':
-      seed = parse_num(optarg, "-s");
-      break;
-    default:
-      fprintf(stderr, "usage: cache_scratch [-t threads] [-n iterations] "
-                      "[-r writes] [-z size] [-s seed]\n");
-      return 64;
-    }
-  }
-  if (threads < 1 || size < 1) {
-    fprintf(stderr, "need -t >= 1 and -z >= 1\n");
-    return 64;
-  }
+  parse_opts(argc, argv, "t#n#r#z#s#",
+             "cache_scratch [-t threads] [-n iterations] [-r writes] "
+             "[-z size] [-s seed]",
+             &threads, &iters, &writes, &size, &seed);
+  need(threads >= 1 && size >= 1, "-t >= 1 and -z >= 1");
   (void)seed; /* accepted for a uniform command line; nothing is random */
   job_t *jobs = xmalloc(threads * sizeof *jobs);
-  pthread_t *tid = xmalloc(threads * sizeof *tid);
   /* Allocate all handed-out objects first, in a row, from this thread. */
   for (uint64_t t = 0; t < threads; t++) {
     jobs[t] = (job_t){xmalloc(size), iters, writes, size, 0};
     memset(jobs[t].given, 0, size);
   }
-  for (uint64_t t = 0; t < threads; t++) {
-    if (pthread_create(&tid[t], NULL, run, &jobs[t]) != 0) {
-      fprintf(stderr, "pthread_create failed\n");
-      return 1;
-    }
-  }
-  uint64_t sum = 0;
-  for (uint64_t t = 0; t < threads; t++) {
-    pthread_join(tid[t], NULL);
-    sum += jobs[t].sum;
-  }
+  uint64_t sum =
+      run_summed(threads, run, jobs, sizeof *jobs, offsetof(job_t, sum));
   printf("cache_scratch threads=%llu iters=%llu writes=%llu size=%llu "
          "checksum=%016llx\n",
          (unsigned long long)threads, (unsigned long long)iters,
          (unsigned long long)writes, (unsigned long long)size,
          (unsigned long long)sum);
   free(jobs);
-  free(tid);
   return 0;
 }

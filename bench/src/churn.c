@@ -12,8 +12,6 @@
  * programs. With -t > 1 each thread runs the same churn independently on
  * its own seed: this measures thread-local fast paths, not sharing. */
 #include "common.h"
-#include <pthread.h>
-#include <unistd.h>
 
 typedef struct {
   uint64_t seed, n, live;
@@ -21,124 +19,73 @@ typedef struct {
   uint64_t sum; /* result */
 } job_t;
 
-static size_t pick_size(rng_t *r) {
-  unsigned bits = (unsigned)rng_range(r, 3, 9); /* 8 .. 1023 */
-  size_t lo = (size_t)1 << bits;
-  return (size_t)rng_range(r, lo, 2 * lo); /* at most 1024 */
+static size_t pick_size(rng_t *r, const void *ctx) {
+  (void)ctx;
+  return rng_logsize(r, 3, 9); /* 8..1024 */
 }
 
-static void *run(void *arg) {
-  job_t *j = arg;
-  rng_t r;
-  rng_seed(&r, j->seed);
-  void **p = xmalloc(j->live * sizeof *p);
-  size_t *sz = xmalloc(j->live * sizeof *sz);
-  uint64_t *tag = xmalloc(j->live * sizeof *tag);
-  uint64_t h = 0, bad = 0, done = 0;
-
-  if (j->lifo) {
-    while (done < j->n) {
-      uint64_t k = rng_range(&r, 1, j->live);
-      if (k > j->n - done) {
-        k = j->n - done;
-      }
-      for (uint64_t i = 0; i < k; i++) {
-        sz[i] = pick_size(&r);
-        tag[i] = rng_next(&r);
-        p[i] = xmalloc(sz[i]);
-        stamp_write(p[i], sz[i], tag[i]);
-        h = mix(h, sz[i]);
-      }
-      for (uint64_t i = k; i-- > 0;) {
-        bad += !stamp_ok(p[i], sz[i], tag[i]);
-        free(p[i]);
-      }
-      done += k;
+/* Batches of 1..live blocks, freed newest first. */
+static uint64_t churn_lifo(rng_t *r, uint64_t n, uint64_t live, uint64_t *bad) {
+  void **p = xmalloc(live * sizeof *p);
+  size_t *sz = xmalloc(live * sizeof *sz);
+  uint64_t *tag = xmalloc(live * sizeof *tag);
+  uint64_t h = 0;
+  for (uint64_t done = 0, k; done < n; done += k) {
+    k = rng_range(r, 1, live);
+    if (k > n - done) {
+      k = n - done;
     }
-  } else {
-    for (uint64_t i = 0; i < j->live; i++) {
-      sz[i] = pick_size(&r);
-      tag[i] = rng_next(&r);
+    for (uint64_t i = 0; i < k; i++) {
+      sz[i] = pick_size(r, NULL);
+      tag[i] = rng_next(r);
       p[i] = xmalloc(sz[i]);
       stamp_write(p[i], sz[i], tag[i]);
+      h = mix(h, sz[i]);
     }
-    for (uint64_t step = 0; step < j->n; step++) {
-      uint64_t i = rng_range(&r, 0, j->live - 1);
-      bad += !stamp_ok(p[i], sz[i], tag[i]);
-      free(p[i]);
-      sz[i] = pick_size(&r);
-      tag[i] = rng_next(&r);
-      p[i] = xmalloc(sz[i]);
-      stamp_write(p[i], sz[i], tag[i]);
-      h = mix(h, sz[i] ^ i);
-    }
-    for (uint64_t i = 0; i < j->live; i++) {
-      bad += !stamp_ok(p[i], sz[i], tag[i]);
+    for (uint64_t i = k; i-- > 0;) {
+      *bad += !stamp_ok(p[i], sz[i], tag[i]);
       free(p[i]);
     }
   }
   free(p);
   free(sz);
   free(tag);
-  j->sum = h + bad * 0x100000001ull;
-  if (bad) {
-    fprintf(stderr, "churn: %llu corrupted blocks\n", (unsigned long long)bad);
+  return h;
+}
+
+static void *run(void *arg) {
+  job_t *j = arg;
+  rng_t r;
+  rng_seed(&r, j->seed);
+  uint64_t h, bad = 0;
+  if (j->lifo) {
+    h = churn_lifo(&r, j->n, j->live, &bad);
+  } else {
+    const block_kind_t small = {pick_size, stamp_write, stamp_ok, NULL};
+    h = replace_random(&r, j->live, j->n, &small, &bad);
   }
+  j->sum = hash_with_bad("churn", h, bad);
   return NULL;
 }
 
 int main(int argc, char **argv) {
   uint64_t threads = 1, n = 1000000, live = 1000, seed = 42;
-  int lifo = 1, opt;
-  while ((opt = getopt(argc, argv, "t:n:w:o:s:")) != -1) {
-    switch (opt) {
-    case 't':
-      threads = parse_num(optarg, "-t");
-      break;
-    case 'n':
-      n = parse_num(optarg, "-n");
-      break;
-    case 'w':
-      live = parse_num(optarg, "-w");
-      break;
-    case 'o':
-      lifo = strcmp(optarg, "lifo") == 0;
-      if (!lifo && strcmp(optarg, "random") != 0) {
-        fprintf(stderr, "-o must be lifo or random\n");
-        return 64;
-      }
-      break;
-    case 's':
-      seed = parse_num(optarg, "-s");
-      break;
-    default:
-      fprintf(stderr, "usage: churn [-t threads] [-n allocs] [-w live] "
-                      "[-o lifo|random] [-s seed]\n");
-      return 64;
-    }
-  }
-  if (threads < 1 || live < 1) {
-    fprintf(stderr, "need -t >= 1 and -w >= 1\n");
-    return 64;
-  }
+  const char *order = "lifo";
+  parse_opts(argc, argv, "t#n#w#o$s#",
+             "churn [-t threads] [-n allocs] [-w live] [-o lifo|random] "
+             "[-s seed]",
+             &threads, &n, &live, &order, &seed);
+  int lifo = strcmp(order, "lifo") == 0;
+  need(lifo || strcmp(order, "random") == 0, "-o lifo or -o random");
+  need(threads >= 1 && live >= 1, "-t >= 1 and -w >= 1");
   job_t *jobs = xmalloc(threads * sizeof *jobs);
-  pthread_t *tid = xmalloc(threads * sizeof *tid);
   for (uint64_t t = 0; t < threads; t++) {
     jobs[t] = (job_t){seed + t, n, live, lifo, 0};
-    if (pthread_create(&tid[t], NULL, run, &jobs[t]) != 0) {
-      fprintf(stderr, "pthread_create failed\n");
-      return 1;
-    }
   }
-  uint64_t sum = 0;
-  for (uint64_t t = 0; t < threads; t++) {
-    pthread_join(tid[t], NULL);
-    sum += jobs[t].sum; /* commutative: independent of finishing order */
-  }
-  printf("churn order=%s threads=%llu n=%llu checksum=%016llx\n",
-         lifo ? "lifo" : "random", (unsigned long long)threads,
-         (unsigned long long)n, (unsigned long long)sum);
+  uint64_t sum =
+      run_summed(threads, run, jobs, sizeof *jobs, offsetof(job_t, sum));
+  print_result(lifo ? "churn order=lifo" : "churn order=random", threads, n,
+               sum);
   free(jobs);
-  free(tid);
   return 0;
 }

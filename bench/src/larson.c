@@ -17,9 +17,7 @@
  * stamp {tag, size}; the sum of tags freed must equal the sum of tags
  * allocated, and every stamp must be intact when its block is freed. */
 #include "common.h"
-#include <pthread.h>
 #include <stdatomic.h>
-#include <unistd.h>
 
 static _Atomic(void *) *slots;
 static uint64_t nslots, share_pct;
@@ -29,25 +27,16 @@ typedef struct {
   uint64_t alloc_sum, free_sum, bad;
 } job_t;
 
-static size_t pick_size(rng_t *r) {
-  unsigned bits = (unsigned)rng_range(r, 4, 9); /* 16 .. 1024 */
-  size_t lo = (size_t)1 << bits;
-  return (size_t)rng_range(r, lo, 2 * lo);
-}
-
 /* Checks and frees a displaced block; returns its tag for the free sum. */
 static uint64_t release(void *p, uint64_t *bad) {
-  stamp_t st;
-  memcpy(&st, p, sizeof st);
-  if (st.size < sizeof st || st.size > 1024 || !stamp_ok(p, st.size, st.tag)) {
-    ++*bad;
-  }
+  uint64_t tag;
+  *bad += !stamp_check_self(p, 1024, &tag);
   free(p);
-  return st.tag;
+  return tag;
 }
 
 static void *make_block(rng_t *r, uint64_t *alloc_sum) {
-  size_t sz = pick_size(r);
+  size_t sz = rng_logsize(r, 4, 9) /* 16..1024 */;
   uint64_t tag = rng_next(r);
   void *p = xmalloc(sz);
   stamp_write(p, sz, tag);
@@ -74,39 +63,13 @@ static void *run(void *arg) {
 
 int main(int argc, char **argv) {
   uint64_t threads = 1, ops = 2000000, per = 1000, gens = 4, seed = 42;
-  int opt;
   share_pct = 20;
-  while ((opt = getopt(argc, argv, "t:n:w:x:r:s:")) != -1) {
-    switch (opt) {
-    case 't':
-      threads = parse_num(optarg, "-t");
-      break;
-    case 'n':
-      ops = parse_num(optarg, "-n");
-      break;
-    case 'w':
-      per = parse_num(optarg, "-w");
-      break;
-    case 'x':
-      share_pct = parse_num(optarg, "-x");
-      break;
-    case 'r':
-      gens = parse_num(optarg, "-r");
-      break;
-    case 's':
-      seed = parse_num(optarg, "-s");
-      break;
-    default:
-      fprintf(stderr, "usage: larson [-t threads] [-n ops_per_thread] "
-                      "[-w slots_per_thread] [-x share_percent] "
-                      "[-r generations] [-s seed]\n");
-      return 64;
-    }
-  }
-  if (threads < 1 || per < 1 || gens < 1 || share_pct > 100) {
-    fprintf(stderr, "need -t, -w, -r >= 1 and -x <= 100\n");
-    return 64;
-  }
+  parse_opts(argc, argv, "t#n#w#x#r#s#",
+             "larson [-t threads] [-n ops_per_thread] [-w slots_per_thread] "
+             "[-x share_percent] [-r generations] [-s seed]",
+             &threads, &ops, &per, &share_pct, &gens, &seed);
+  need(threads >= 1 && per >= 1 && gens >= 1 && share_pct <= 100,
+       "-t, -w, -r >= 1 and -x <= 100");
   nslots = threads * per;
   slots = xmalloc(nslots * sizeof *slots);
   uint64_t alloc_sum = 0, free_sum = 0, bad = 0;
@@ -119,19 +82,14 @@ int main(int argc, char **argv) {
   }
 
   job_t *jobs = xmalloc(threads * sizeof *jobs);
-  pthread_t *tid = xmalloc(threads * sizeof *tid);
   for (uint64_t g = 0; g < gens; g++) {
     for (uint64_t t = 0; t < threads; t++) {
       uint64_t o = ops / gens + (g < ops % gens);
       jobs[t] = (job_t){
           seed * 1000003 + g * threads + t + 1, o, t * per, per, 0, 0, 0};
-      if (pthread_create(&tid[t], NULL, run, &jobs[t]) != 0) {
-        fprintf(stderr, "pthread_create failed\n");
-        return 1;
-      }
     }
+    run_threads(threads, run, jobs, sizeof *jobs);
     for (uint64_t t = 0; t < threads; t++) {
-      pthread_join(tid[t], NULL);
       alloc_sum += jobs[t].alloc_sum;
       free_sum += jobs[t].free_sum;
       bad += jobs[t].bad;
@@ -141,11 +99,7 @@ int main(int argc, char **argv) {
     void *p = atomic_load(&slots[s]);
     free_sum += release(p, &bad);
   }
-  if (bad != 0 || free_sum != alloc_sum) {
-    fprintf(stderr, "larson: %llu corrupted blocks, sums %s\n",
-            (unsigned long long)bad,
-            free_sum == alloc_sum ? "match" : "DIFFER");
-  }
+  report_balance("larson", bad, alloc_sum, free_sum);
   printf("larson threads=%llu ops=%llu checksum=%016llx bad=%llu "
          "balanced=%d\n",
          (unsigned long long)threads, (unsigned long long)ops,
@@ -153,6 +107,5 @@ int main(int argc, char **argv) {
          free_sum == alloc_sum);
   free((void *)slots);
   free(jobs);
-  free(tid);
   return 0;
 }

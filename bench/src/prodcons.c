@@ -14,8 +14,6 @@
  * batch arrays are malloc'ed by the producer and freed by the consumer too.
  * Checksum: sum of tags allocated, which must equal the sum freed. */
 #include "common.h"
-#include <pthread.h>
-#include <unistd.h>
 
 #define QCAP 32 /* batches in flight per pair: bounds memory use */
 
@@ -34,12 +32,6 @@ typedef struct {
   uint64_t alloc_sum, free_sum, bad;
 } pair_t;
 
-static size_t pick_size(rng_t *r) {
-  unsigned bits = (unsigned)rng_range(r, 4, 9);
-  size_t lo = (size_t)1 << bits;
-  return (size_t)rng_range(r, lo, 2 * lo);
-}
-
 static void *producer(void *arg) {
   pair_t *p = arg;
   rng_t r;
@@ -49,7 +41,7 @@ static void *producer(void *arg) {
     size_t n = left < p->batch ? (size_t)left : (size_t)p->batch;
     batch_t b = {xmalloc(n * sizeof(void *)), n};
     for (size_t i = 0; i < n; i++) {
-      size_t sz = pick_size(&r);
+      size_t sz = rng_logsize(&r, 4, 9) /* 16..1024 */;
       uint64_t tag = rng_next(&r);
       b.blocks[i] = xmalloc(sz);
       stamp_write(b.blocks[i], sz, tag);
@@ -89,48 +81,35 @@ static void *consumer(void *arg) {
     pthread_cond_signal(&p->not_full);
     pthread_mutex_unlock(&p->mu);
     for (size_t i = 0; i < b.n; i++) {
-      stamp_t st;
-      memcpy(&st, b.blocks[i], sizeof st);
-      if (st.size < sizeof st || st.size > 1024 ||
-          !stamp_ok(b.blocks[i], st.size, st.tag)) {
-        p->bad++;
-      }
-      p->free_sum += st.tag;
+      uint64_t tag;
+      p->bad += !stamp_check_self(b.blocks[i], 1024, &tag);
+      p->free_sum += tag;
       free(b.blocks[i]);
     }
     free(b.blocks);
   }
 }
 
+/* Thread 2i is pair i's producer, thread 2i+1 its consumer. */
+typedef struct {
+  pair_t *pair;
+  int consumes;
+} member_t;
+
+static void *member(void *arg) {
+  member_t *m = arg;
+  return m->consumes ? consumer(m->pair) : producer(m->pair);
+}
+
 int main(int argc, char **argv) {
   uint64_t pairs = 1, n = 4000000, batch = 64, seed = 42;
-  int opt;
-  while ((opt = getopt(argc, argv, "t:n:b:s:")) != -1) {
-    switch (opt) {
-    case 't':
-      pairs = parse_num(optarg, "-t");
-      break;
-    case 'n':
-      n = parse_num(optarg, "-n");
-      break;
-    case 'b':
-      batch = parse_num(optarg, "-b");
-      break;
-    case 's':
-      seed = parse_num(optarg, "-s");
-      break;
-    default:
-      fprintf(stderr, "usage: prodcons [-t pairs] [-n blocks_per_producer] "
-                      "[-b batch] [-s seed]\n");
-      return 64;
-    }
-  }
-  if (pairs < 1 || batch < 1) {
-    fprintf(stderr, "need -t >= 1 and -b >= 1\n");
-    return 64;
-  }
+  parse_opts(argc, argv, "t#n#b#s#",
+             "prodcons [-t pairs] [-n blocks_per_producer] [-b batch] "
+             "[-s seed]",
+             &pairs, &n, &batch, &seed);
+  need(pairs >= 1 && batch >= 1, "-t >= 1 and -b >= 1");
   pair_t *ps = xmalloc(pairs * sizeof *ps);
-  pthread_t *tid = xmalloc(2 * pairs * sizeof *tid);
+  member_t *ms = xmalloc(2 * pairs * sizeof *ms);
   for (uint64_t i = 0; i < pairs; i++) {
     pair_t *p = &ps[i];
     memset(p, 0, sizeof *p);
@@ -140,16 +119,12 @@ int main(int argc, char **argv) {
     p->seed = seed + i;
     p->nblocks = n;
     p->batch = batch;
-    if (pthread_create(&tid[2 * i], NULL, producer, p) != 0 ||
-        pthread_create(&tid[2 * i + 1], NULL, consumer, p) != 0) {
-      fprintf(stderr, "pthread_create failed\n");
-      return 1;
-    }
+    ms[2 * i] = (member_t){p, 0};
+    ms[2 * i + 1] = (member_t){p, 1};
   }
+  run_threads(2 * pairs, member, ms, sizeof *ms);
   uint64_t alloc_sum = 0, free_sum = 0, bad = 0;
   for (uint64_t i = 0; i < pairs; i++) {
-    pthread_join(tid[2 * i], NULL);
-    pthread_join(tid[2 * i + 1], NULL);
     alloc_sum += ps[i].alloc_sum;
     free_sum += ps[i].free_sum;
     bad += ps[i].bad;
@@ -157,16 +132,12 @@ int main(int argc, char **argv) {
     pthread_cond_destroy(&ps[i].not_empty);
     pthread_cond_destroy(&ps[i].not_full);
   }
-  if (bad != 0 || free_sum != alloc_sum) {
-    fprintf(stderr, "prodcons: %llu corrupted blocks, sums %s\n",
-            (unsigned long long)bad,
-            free_sum == alloc_sum ? "match" : "DIFFER");
-  }
+  report_balance("prodcons", bad, alloc_sum, free_sum);
   printf("prodcons pairs=%llu n=%llu checksum=%016llx bad=%llu balanced=%d\n",
          (unsigned long long)pairs, (unsigned long long)n,
          (unsigned long long)alloc_sum, (unsigned long long)bad,
          free_sum == alloc_sum);
   free(ps);
-  free(tid);
+  free(ms);
   return 0;
 }

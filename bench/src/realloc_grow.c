@@ -16,8 +16,6 @@
  * heap as real code does. A finished buffer is hashed (which checks that
  * realloc preserved its contents) and freed. Threads work independently. */
 #include "common.h"
-#include <pthread.h>
-#include <unistd.h>
 
 typedef struct {
   unsigned char *buf;
@@ -130,52 +128,18 @@ static void *run(void *arg) {
 
 int main(int argc, char **argv) {
   uint64_t threads = 1, n = 5000000, nb = 64, maxlen = 256 * 1024, seed = 42;
-  int opt;
-  while ((opt = getopt(argc, argv, "t:n:b:M:s:")) != -1) {
-    switch (opt) {
-    case 't':
-      threads = parse_num(optarg, "-t");
-      break;
-    case 'n':
-      n = parse_num(optarg, "-n");
-      break;
-    case 'b':
-      nb = parse_num(optarg, "-b");
-      break;
-    case 'M':
-      maxlen = parse_num(optarg, "-M");
-      break;
-    case 's':
-      seed = parse_num(optarg, "-s");
-      break;
-    default:
-      fprintf(stderr, "usage: realloc_grow [-t threads] [-n appends] "
-                      "[-b builders] [-M max_len] [-s seed]\n");
-      return 64;
-    }
-  }
-  if (threads < 1 || nb < 1 || maxlen < 32) {
-    fprintf(stderr, "need -t >= 1, -b >= 1, -M >= 32\n");
-    return 64;
-  }
+  parse_opts(argc, argv, "t#n#b#M#s#",
+             "realloc_grow [-t threads] [-n appends] [-b builders] "
+             "[-M max_len] [-s seed]",
+             &threads, &n, &nb, &maxlen, &seed);
+  need(threads >= 1 && nb >= 1 && maxlen >= 32, "-t >= 1, -b >= 1, -M >= 32");
   job_t *jobs = xmalloc(threads * sizeof *jobs);
-  pthread_t *tid = xmalloc(threads * sizeof *tid);
   for (uint64_t t = 0; t < threads; t++) {
     jobs[t] = (job_t){seed + t, n, nb, maxlen, 0};
-    if (pthread_create(&tid[t], NULL, run, &jobs[t]) != 0) {
-      fprintf(stderr, "pthread_create failed\n");
-      return 1;
-    }
   }
-  uint64_t sum = 0;
-  for (uint64_t t = 0; t < threads; t++) {
-    pthread_join(tid[t], NULL);
-    sum += jobs[t].sum;
-  }
-  printf("realloc_grow threads=%llu n=%llu checksum=%016llx\n",
-         (unsigned long long)threads, (unsigned long long)n,
-         (unsigned long long)sum);
+  uint64_t sum =
+      run_summed(threads, run, jobs, sizeof *jobs, offsetof(job_t, sum));
+  print_result("realloc_grow", threads, n, sum);
   free(jobs);
-  free(tid);
   return 0;
 }
