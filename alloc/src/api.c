@@ -8,9 +8,12 @@
 #include <stdint.h>
 
 #if SEGALLOC_DEBUG
-#define SA_ALLOC _sa_dbg_alloc
-#define SA_FREE _sa_dbg_free
-#define SA_REALLOC _sa_dbg_realloc
+/* The frame of the public call: the debug layer's backtraces start at its
+ * caller. The helpers below are always inlined, so this is that frame. */
+#define SA_FRAME __builtin_frame_address(0)
+#define SA_ALLOC(size, align, zero) _sa_dbg_alloc(size, align, zero, SA_FRAME)
+#define SA_FREE(p) _sa_dbg_free(p, SA_FRAME)
+#define SA_REALLOC(p, size) _sa_dbg_realloc(p, size, SA_FRAME)
 #define SA_USABLE_SIZE _sa_dbg_usable_size
 #else
 #define SA_ALLOC alloc_core
@@ -78,7 +81,8 @@ void *segalloc_reallocarray(void *ptr, size_t count, size_t size) {
 }
 
 /* Aligned allocation once `align` is known to be a power of two. */
-static void *alloc_aligned(size_t align, size_t size) {
+static inline __attribute__((always_inline)) void *alloc_aligned(size_t align,
+                                                                 size_t size) {
   if (align > SA_MAX_ALIGN) {
     errno = ENOMEM;
     return NULL;

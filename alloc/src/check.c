@@ -1,6 +1,7 @@
 /* The heap walk: segalloc_check_heap() verifies the invariants written in
- * types.h, segment by segment and page by page; the same walk serves the
- * statistics and the debug build's block visits. */
+ * types.h, segment by segment and page by page (and, in the debug build,
+ * has the debug layer check every block); the same walk serves the
+ * statistics. */
 #include "hooks.h"
 #include "segalloc.h"
 
@@ -79,23 +80,13 @@ static void scan_page(const sa_segment_t *seg, const sa_page_t *page,
             scan->remote_count, page->used);
 }
 
-/* What to do with each segment and block during a walk. */
+/* What a walk found. */
 typedef struct walk_s {
   sa_heap_t *heap;
-  sa_block_visitor_t visit; /* on every block handed out, if set */
-  void *ctx;
   int problems;
   segalloc_stats_t stats;
   size_t class_pages[SA_CLASS_COUNT], class_blocks[SA_CLASS_COUNT];
 } walk_t;
-
-static void visit_page(walk_t *walk, const sa_page_t *page,
-                       const page_scan_t *scan) {
-  for (uint32_t i = 0; i < page->capacity; i++)
-    if (!(scan->is_free[i / 64] & (1ull << (i % 64))))
-      walk->problems += walk->visit(page->area + (size_t)i * page->block_size,
-                                    page->block_size, walk->ctx);
-}
 
 static void walk_segment(walk_t *walk, sa_segment_t *seg) {
   page_scan_t scan;
@@ -109,8 +100,6 @@ static void walk_segment(walk_t *walk, sa_segment_t *seg) {
   if (seg->kind == SA_SEGMENT_HUGE) {
     walk->stats.in_use_blocks++;
     walk->stats.in_use_bytes += seg->huge_size;
-    if (walk->visit != NULL)
-      walk->problems += walk->visit(seg->huge_block, seg->huge_size, walk->ctx);
     return;
   }
   sa_heap_t *owner = atomic_load(&seg->heap);
@@ -142,8 +131,6 @@ static void walk_segment(walk_t *walk, sa_segment_t *seg) {
       walk->class_pages[page->size_class]++;
       walk->class_blocks[page->size_class] += blocks;
     }
-    if (scan.problems == 0 && walk->visit != NULL)
-      visit_page(walk, page, &scan);
   }
   if (in_use != seg->pages_in_use) {
     _sa_message("check: segment %p: %u pages in use, header says %u",
@@ -184,25 +171,13 @@ static void walk_heap(walk_t *walk) {
   walk->stats.mapped_bytes = _sa_os_mapped_bytes();
 }
 
-#if SEGALLOC_DEBUG
-static int check_block(void *block, size_t block_size, void *ctx) {
-  (void)ctx;
-  return _sa_dbg_check_block(block, block_size);
-}
-#endif
-
 int segalloc_check_heap(void) {
   walk_t walk = {0};
+  walk_heap(&walk);
 #if SEGALLOC_DEBUG
-  walk.visit = check_block;
+  walk.problems += _sa_dbg_check_heap();
 #endif
-  walk_heap(&walk);
   return walk.problems;
-}
-
-void _sa_walk_blocks(sa_block_visitor_t visit, void *ctx) {
-  walk_t walk = {.visit = visit, .ctx = ctx};
-  walk_heap(&walk);
 }
 
 void segalloc_get_stats(segalloc_stats_t *out) {

@@ -1,7 +1,7 @@
 /* Thread heaps: one per thread, found through a thread-local pointer, made
  * on the thread's first malloc and handed back (its segments abandoned) when
  * the thread exits. Also the one-time init and the fork handlers. */
-#include "internal.h"
+#include "hooks.h"
 
 #include <sched.h>
 #include <string.h>
@@ -61,14 +61,20 @@ static void heap_thread_done(void *arg) {
   _sa_tls_heap = &_sa_heap_empty;
 }
 
-static void global_init(void) {
+void _sa_global_init(void) {
   int expected = 0;
   if (atomic_compare_exchange_strong(&sa_init_state, &expected, 1)) {
     sa_in_init = true;
     pthread_key_create(&sa_heap_key, heap_thread_done);
+#if SEGALLOC_DEBUG
+    _sa_dbg_init();
+#endif
     atomic_store(&sa_init_state, 2);
     /* May allocate: init is marked done first, so that recursion works. */
     pthread_atfork(fork_prepare, fork_parent, fork_child);
+#if SEGALLOC_DEBUG
+    _sa_dbg_init_fork();
+#endif
     sa_in_init = false;
     return;
   }
@@ -97,7 +103,7 @@ static sa_heap_t *heap_new(void) {
 }
 
 sa_heap_t *_sa_heap_init_thread(void) {
-  global_init();
+  _sa_global_init();
   pthread_mutex_lock(&_sa_heaps_lock);
   sa_heap_t *heap = heap_new();
   if (heap != NULL) {

@@ -3,7 +3,9 @@
  * api.c calls the core directly.
  *
  * The debug layer owns the block layout it adds around user memory; it
- * allocates and frees through the core (_sa_alloc, _sa_free, ...). */
+ * allocates and frees through the core (_sa_alloc, _sa_free, ...).
+ * `frame` is the frame address of the public call (api.c), where the
+ * debug layer starts the block's allocation or free backtrace. */
 #ifndef SEGALLOC_HOOKS_H
 #define SEGALLOC_HOOKS_H
 
@@ -11,14 +13,20 @@
 
 #if SEGALLOC_DEBUG
 /* The public allocation calls, after api.c has checked the arguments
- * (size <= PTRDIFF_MAX, align a power of two <= SA_MAX_ALIGN). */
-void *_sa_dbg_alloc(size_t size, size_t align, bool zero);
-void _sa_dbg_free(void *p);
-void *_sa_dbg_realloc(void *p, size_t size); /* p != NULL, size != 0 */
+ * (size <= PTRDIFF_MAX, align a power of two in [16, SA_MAX_ALIGN]). */
+void *_sa_dbg_alloc(size_t size, size_t align, bool zero, const void *frame);
+void _sa_dbg_free(void *p, const void *frame);
+/* p != NULL, size != 0 */
+void *_sa_dbg_realloc(void *p, size_t size, const void *frame);
 size_t _sa_dbg_usable_size(const void *p);
-/* Called by segalloc_check_heap for every block the core has handed out;
- * returns the number of problems found (and reports each). */
-int _sa_dbg_check_block(void *block, size_t block_size);
+/* The debug part of segalloc_check_heap: every live block's canaries and
+ * every quarantined block's poison; returns the problems (each reported). */
+int _sa_dbg_check_heap(void);
+/* Called once by the core's own init: options, thread key (no allocation
+ * yet), then, after the core's fork handlers are registered, the debug
+ * layer's (so that at fork they run first: pthread_atfork order). */
+void _sa_dbg_init(void);
+void _sa_dbg_init_fork(void);
 #endif
 
 #endif /* SEGALLOC_HOOKS_H */

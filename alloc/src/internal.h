@@ -100,6 +100,8 @@ void _sa_page_queue_push(sa_heap_t *heap, sa_page_t *page);
 void _sa_page_queue_remove(sa_heap_t *heap, sa_page_t *page);
 
 /* ---- heap.c: thread heaps, init, fork ---- */
+/* One-time init (fork handlers, thread-exit key); idempotent. */
+void _sa_global_init(void);
 extern sa_heap_t _sa_heap_empty; /* before a thread's first malloc */
 /* The calling thread's heap, created on first use; NULL when out of memory. */
 sa_heap_t *_sa_heap_init_thread(void);
@@ -151,13 +153,21 @@ void *_sa_block_start(const void *p, size_t *size);
  * untouched) with errno = ENOMEM on failure. */
 void *_sa_realloc(void *p, size_t size);
 
-/* ---- check.c: heap walk and statistics ---- */
-/* Calls `visit` on every block handed out (not on the free lists) of the
- * calling thread's heap, abandoned segments and huge segments. */
-typedef int (*sa_block_visitor_t)(void *block, size_t block_size, void *ctx);
-void _sa_walk_blocks(sa_block_visitor_t visit, void *ctx);
-
 /* ---- error.c (production) or debug/ (debug build) ---- */
+/* The kind's name in reports (and in segalloc_error_kind_name). */
+static inline const char *sa_error_name(sa_error_kind_t kind) {
+  static const char *const names[] = {
+      "double-free",
+      "invalid-free",
+      "heap-buffer-overflow",
+      "heap-buffer-underflow",
+      "use-after-free",
+      "heap-corruption",
+      "leak",
+  };
+  return (unsigned)kind < sizeof(names) / sizeof(names[0]) ? names[kind]
+                                                           : "unknown-error";
+}
 /* Reports a heap error found by the core; production aborts. */
 void _sa_error(sa_error_kind_t kind, const void *addr, const char *detail);
 /* Prints one line "segalloc: <fmt>" to stderr without allocating. */

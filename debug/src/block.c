@@ -1,0 +1,212 @@
+/* The debug block layout (debug.h): the header canary, the footer, the
+ * poison of freed bytes, and what a pointer handed to free really is. */
+#include "debug.h"
+
+#include <string.h>
+
+/* A 64-bit finaliser (splitmix64): every input bit changes half the
+ * output bits, so a canary can't be patched field by field. */
+static inline uint64_t mix(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+uint64_t _sa_dbg_canary(const sa_dbg_header_t *h) {
+  uint64_t fields = mix(h->size ^ ((uint64_t)h->offset << 32 | h->slot)) ^
+                    mix((uint64_t)h->state << 32 | h->footer_len) ^
+                    (uintptr_t)h->owner;
+  return mix(_sa_dbg_options.secret ^ (uintptr_t)h ^ mix(fields));
+}
+
+/* The guard byte of a block: never 0 or 0xff (the values most often
+ * written past an end), never the poison; keyed, so it varies by block. */
+static uint8_t footer_byte(const sa_dbg_header_t *h) {
+  return (uint8_t)(0x80 + mix(_sa_dbg_options.secret + (uintptr_t)h) % 0x7d);
+}
+
+static uint64_t lead_tag(const uint8_t *base, size_t offset) {
+  return mix(_sa_dbg_options.secret ^ (uintptr_t)base ^ mix(offset));
+}
+
+/* Where the user bytes of the core block at `base` begin. */
+static uint8_t *user_of_block(uint8_t *base, size_t block_size) {
+  const sa_dbg_lead_t *lead = (const sa_dbg_lead_t *)base;
+  if (block_size >= sizeof(*lead) &&
+      lead->tag == lead_tag(base, lead->offset) && lead->offset < block_size)
+    return base + lead->offset;
+  return base + SA_DBG_HEADER_SIZE;
+}
+
+sa_dbg_header_t *_sa_dbg_block_init(uint8_t *base, size_t offset, size_t size,
+                                    bool zeroed, const void *frame,
+                                    uint32_t tid) {
+  if (offset > SA_DBG_HEADER_SIZE) {
+    sa_dbg_lead_t *lead = (sa_dbg_lead_t *)base;
+    lead->offset = offset;
+    lead->tag = lead_tag(base, offset);
+  }
+  sa_dbg_header_t *h = (sa_dbg_header_t *)(base + offset) - 1;
+  _sa_dbg_backtrace(h->alloc_trace, SA_DBG_TRACE_DEPTH, frame);
+  memset(h->free_trace, 0, sizeof(h->free_trace));
+  h->size = size;
+  h->offset = (uint32_t)offset;
+  h->state = SA_DBG_LIVE;
+  h->alloc_tid = tid;
+  h->free_tid = 0;
+  if (!zeroed && _sa_dbg_options.junk >= 0)
+    memset(sa_dbg_user(h), _sa_dbg_options.junk, size);
+  _sa_dbg_footer_fill(h);
+  return h;
+}
+
+void _sa_dbg_footer_fill(sa_dbg_header_t *h) {
+  uint8_t *base = sa_dbg_base(h);
+  size_t used = h->offset + h->size;
+  size_t len = _sa_usable_size(base) - used;
+  h->footer_len =
+      (uint32_t)(len < SA_DBG_FOOTER_CHECK ? len : SA_DBG_FOOTER_CHECK);
+  memset(base + used, footer_byte(h), h->footer_len);
+}
+
+/* How many of the `len` bytes at p differ from `byte`; the first one's
+ * index in *first. Word by word while all match (the common case). */
+static size_t count_damaged(const uint8_t *p, uint8_t byte, size_t len,
+                            size_t *first) {
+  uint64_t word = 0x0101010101010101ULL * byte;
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t v;
+    memcpy(&v, p + i, 8);
+    if (v != word)
+      break;
+  }
+  size_t damaged = 0;
+  for (; i < len; i++)
+    if (p[i] != byte && damaged++ == 0)
+      *first = i;
+  return damaged;
+}
+
+bool _sa_dbg_footer_check(const sa_dbg_header_t *h, const void *addr) {
+  const uint8_t *footer = sa_dbg_user(h) + h->size;
+  size_t first = 0;
+  size_t damaged = count_damaged(footer, footer_byte(h), h->footer_len, &first);
+  if (damaged == 0)
+    return true;
+  segalloc_error_t err = {
+      .kind = SEGALLOC_ERR_HEAP_BUFFER_OVERFLOW,
+      .address = addr != NULL ? addr : footer + first,
+      .block = sa_dbg_user(h),
+      .requested_size = h->size,
+      .damaged_offset = h->size + first,
+      .damaged_bytes = damaged,
+  };
+  _sa_dbg_report(&err, h,
+                 "%zu byte(s) written past the end of the %zu-byte block at "
+                 "%p, the first at offset %zu (address %p)",
+                 damaged, h->size, (void *)sa_dbg_user(h), h->size + first,
+                 (const void *)(footer + first));
+  return false;
+}
+
+bool _sa_dbg_poison_check(const sa_dbg_header_t *h) {
+  const uint8_t *user = sa_dbg_user(h);
+  size_t first = 0;
+  size_t damaged = count_damaged(user, SA_DBG_POISON, h->size, &first);
+  if (damaged == 0)
+    return true;
+  segalloc_error_t err = {
+      .kind = SEGALLOC_ERR_USE_AFTER_FREE,
+      .address = user + first,
+      .block = user,
+      .requested_size = h->size,
+      .damaged_offset = first,
+      .damaged_bytes = damaged,
+  };
+  _sa_dbg_report(&err, h,
+                 "%zu byte(s) of the freed %zu-byte block at %p were written "
+                 "after free, the first at offset %zu",
+                 damaged, h->size, (const void *)user, first);
+  return false;
+}
+
+void _sa_dbg_report_bad_header(const sa_dbg_header_t *h) {
+  const uint8_t *user = sa_dbg_user(h);
+  uint64_t diff = h->canary ^ _sa_dbg_canary(h);
+  /* The canary is the 8 bytes before the user bytes, little-endian: its
+   * top byte is user[-1], which any underflow damages first. */
+  size_t lowest = (size_t)__builtin_ctzll(diff) / 8;
+  size_t damaged = 8 - lowest; /* diff != 0: the canary is wrong */
+  segalloc_error_t err = {.address = user - damaged, .block = user};
+  if ((diff >> 56) != 0) {
+    err.kind = SEGALLOC_ERR_HEAP_BUFFER_UNDERFLOW;
+    err.damaged_offset = (size_t)0 - damaged;
+    err.damaged_bytes = damaged;
+    _sa_dbg_report(&err, NULL,
+                   "at least %zu byte(s) written just before the block at %p "
+                   "(its header is damaged, so its size is unknown)",
+                   damaged, (const void *)user);
+  } else {
+    err.kind = SEGALLOC_ERR_HEAP_CORRUPTION;
+    err.address = h;
+    _sa_dbg_report(&err, NULL,
+                   "the header of the block at %p is damaged, but not the "
+                   "bytes right before the block: a stray write, or a "
+                   "pointer into the block passed on from elsewhere",
+                   (const void *)user);
+  }
+}
+
+/* Reports p, which is no block start: where is it? */
+static void report_invalid(const void *p, uint8_t *base, size_t block_size) {
+  segalloc_error_t err = {.kind = SEGALLOC_ERR_INVALID_FREE, .address = p};
+  if (base == NULL) {
+    _sa_dbg_report(&err, NULL, "%p is %s, not memory from segalloc", p,
+                   _sa_dbg_on_stack(p) ? "on the stack"
+                                       : "a global, or from another allocator");
+    return;
+  }
+  uint8_t *user = user_of_block(base, block_size);
+  const sa_dbg_header_t *h = (const sa_dbg_header_t *)user - 1;
+  bool known = h->canary == _sa_dbg_canary(h);
+  err.block = user;
+  err.requested_size = known ? h->size : 0;
+  err.damaged_offset = (size_t)((const uint8_t *)p - user);
+  _sa_dbg_report(&err, known ? h : NULL,
+                 "%p is not the start of a block: it is %td bytes from the "
+                 "start of the %zu-byte block at %p",
+                 p, (const uint8_t *)p - user, err.requested_size,
+                 (void *)user);
+}
+
+sa_dbg_header_t *_sa_dbg_lookup(const void *p, sa_error_kind_t freed_kind) {
+  size_t block_size = 0;
+  uint8_t *base = _sa_block_start(p, &block_size);
+  const uint8_t *user = p;
+  if (base == NULL || ((uintptr_t)p & (SA_MIN_ALIGN - 1)) != 0 ||
+      (size_t)(user - base) < SA_DBG_HEADER_SIZE) {
+    report_invalid(p, base, block_size);
+    return NULL;
+  }
+  sa_dbg_header_t *h = (sa_dbg_header_t *)user - 1;
+  if (h->canary == _sa_dbg_canary(h)) {
+    if (h->state == SA_DBG_LIVE)
+      return h;
+    segalloc_error_t err = {.kind = (segalloc_error_kind_t)freed_kind,
+                            .address = p,
+                            .block = p,
+                            .requested_size = h->size};
+    _sa_dbg_report(
+        &err, h, "the %zu-byte block at %p was already freed%s", h->size, p,
+        h->state == SA_DBG_RELEASED ? " (and has left the quarantine)" : "");
+    return NULL;
+  }
+  if (user != user_of_block(base, block_size))
+    report_invalid(p, base, block_size);
+  else
+    _sa_dbg_report_bad_header(h);
+  return NULL;
+}

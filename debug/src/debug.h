@@ -1,0 +1,184 @@
+/* The debug layer: every type, constant and invariant it adds around the
+ * core, in one place. The core (alloc/src) is compiled unchanged but for
+ * SEGALLOC_DEBUG=1, which routes the public API through the hooks in
+ * hooks.h; those live in debug/src, one file per job:
+ *
+ *   options.c   environment options and the per-process secret
+ *   block.c     the block layout: header, canary, footer, poison, lookup
+ *   registry.c  per-thread tables of live blocks and quarantine rings
+ *   hooks.c     the hooks: alloc, free, realloc, usable size, heap check
+ *   report.c    error reports, backtraces, the error handler
+ *
+ * A debug block lives inside one core block:
+ *
+ *   [lead][pad][dbg_header_t][user: size bytes][footer ... core block end]
+ *   ^ base                   ^ user = base + offset
+ *
+ * offset is SA_DBG_HEADER_SIZE when the alignment asked is at most that,
+ * else the alignment itself, and then a dbg_lead_t at base records it.
+ *
+ * Invariants (checked by segalloc_check_heap, each break reported):
+ *  - header.canary == sa_dbg_canary(header): a keyed hash of the header's
+ *    address and fields, so neither a stray write nor a forged header with
+ *    a fixed pattern passes.
+ *  - LIVE: listed in owner->live at index `slot`; every footer byte, from
+ *    user + size to the end of the core block (at most SA_DBG_FOOTER_CHECK
+ *    of them), equals sa_dbg_footer_byte(header).
+ *  - QUARANTINED: in the quarantine ring of the thread that freed it; every
+ *    user byte equals SA_DBG_POISON.
+ *  - RELEASED: handed back to the core; its header stays (but for the core
+ *    block's first word) so that a late second free is still recognised. */
+#ifndef SEGALLOC_DEBUG_INTERNAL_H
+#define SEGALLOC_DEBUG_INTERNAL_H
+
+#include "hooks.h"
+#include "segalloc_debug.h"
+
+#include <pthread.h>
+
+#define SA_DBG_TRACE_DEPTH 5     /* frames kept per allocation and free */
+#define SA_DBG_REPORT_DEPTH 16   /* frames shown for the detecting call */
+#define SA_DBG_HEADER_SIZE 128   /* sizeof(dbg_header_t) */
+#define SA_DBG_FOOTER_MIN 8      /* guard bytes always past the user bytes */
+#define SA_DBG_FOOTER_CHECK 4096 /* guard bytes filled and verified, at most   \
+                                  */
+#define SA_DBG_POISON 0xfd       /* fills freed user bytes */
+
+typedef enum sa_dbg_state_e {
+  SA_DBG_LIVE = 0x4c495645,        /* "LIVE" */
+  SA_DBG_QUARANTINED = 0x5152544e, /* "QRTN" */
+  SA_DBG_RELEASED = 0x52454c53,    /* "RELS" */
+} sa_dbg_state_t;
+
+struct sa_dbg_thread_s;
+
+/* Right before the user bytes; the canary last, so that an underflow
+ * damages it first. */
+typedef struct sa_dbg_header_s {
+  const void *alloc_trace[SA_DBG_TRACE_DEPTH]; /* [0]: the allocating call */
+  const void *free_trace[SA_DBG_TRACE_DEPTH];
+  struct sa_dbg_thread_s *owner; /* whose live table lists the block */
+  size_t size;                   /* requested */
+  uint32_t offset;               /* user - core block start */
+  uint32_t slot;                 /* index in owner->live */
+  uint32_t state;                /* sa_dbg_state_t */
+  uint32_t alloc_tid, free_tid;
+  uint32_t footer_len; /* guard bytes filled: at most SA_DBG_FOOTER_CHECK */
+  uint64_t canary;
+} sa_dbg_header_t;
+
+_Static_assert(sizeof(sa_dbg_header_t) == SA_DBG_HEADER_SIZE,
+               "the header fills exactly its reserved bytes");
+
+/* At the core block's start when offset > SA_DBG_HEADER_SIZE. */
+typedef struct sa_dbg_lead_s {
+  uint64_t tag; /* sa_dbg_lead_tag(base, offset) */
+  uint64_t offset;
+} sa_dbg_lead_t;
+
+/* One per thread that allocates (reused after the thread exits): the blocks
+ * it allocated that are live, and the blocks it freed that are quarantined.
+ * Other threads lock it to free its blocks or to walk it. Never unmapped.
+ * Invariants: live[i] is a header pointer (a live block with slot == i) or
+ * a free-slot link (next free index << 1 | 1); live_blocks counts the
+ * former. quarantine[(head + i) & (ring_cap - 1)], i < ring_len, are
+ * quarantined headers, oldest first, ring_bytes the sum of their sizes. */
+typedef struct sa_dbg_thread_s {
+  pthread_mutex_t lock; /* recursive: an error handler may allocate */
+  struct sa_dbg_thread_s *next;
+  _Atomic(bool) orphan; /* its thread exited: another may adopt it */
+  uint32_t tid;
+  uintptr_t *live;
+  uint32_t live_used; /* entries of `live` ever used */
+  uint32_t live_cap;
+  uint32_t free_slot; /* head of the free-slot links; UINT32_MAX: none */
+  uint32_t live_blocks;
+  sa_dbg_header_t **quarantine;
+  size_t ring_cap, ring_head, ring_len, ring_bytes;
+  uint64_t calls; /* for SEGALLOC_CHECK_EVERY */
+} sa_dbg_thread_t;
+
+/* ---- options.c ---- */
+typedef struct sa_dbg_options_s {
+  bool abort_on_error;     /* SEGALLOC_ON_ERROR=abort|report */
+  size_t quarantine_bytes; /* SEGALLOC_QUARANTINE_BYTES, per thread */
+  int junk;                /* SEGALLOC_JUNK: fill of new blocks, -1 off */
+  bool leaks_at_exit;      /* SEGALLOC_LEAKS=1 */
+  uint64_t check_every;    /* SEGALLOC_CHECK_EVERY, 0 off */
+  uint64_t secret;         /* keys the canaries */
+} sa_dbg_options_t;
+/* Read from the environment by _sa_dbg_init (hooks.h); a bad value is
+ * reported and aborts. */
+extern sa_dbg_options_t _sa_dbg_options;
+void _sa_dbg_read_options(void);
+
+/* ---- block.c ---- */
+uint64_t _sa_dbg_canary(const sa_dbg_header_t *h);
+static inline uint8_t *sa_dbg_user(const sa_dbg_header_t *h) {
+  return (uint8_t *)(h + 1);
+}
+static inline uint8_t *sa_dbg_base(const sa_dbg_header_t *h) {
+  return sa_dbg_user(h) - h->offset;
+}
+/* Lays out a debug block in the core block at `base`: lead, header fields
+ * but slot/owner/canary (see _sa_dbg_live_add), junk and footer. */
+sa_dbg_header_t *_sa_dbg_block_init(uint8_t *base, size_t offset, size_t size,
+                                    bool zeroed, const void *frame,
+                                    uint32_t tid);
+/* Sets footer_len and fills the footer for h->size (also after a resize
+ * in place). */
+void _sa_dbg_footer_fill(sa_dbg_header_t *h);
+/* Verifies the footer; reports an overflow and returns false. */
+bool _sa_dbg_footer_check(const sa_dbg_header_t *h, const void *addr);
+/* Verifies the poison of a quarantined block; reports a use-after-free. */
+bool _sa_dbg_poison_check(const sa_dbg_header_t *h);
+/* The live header of the block `p` starts, or NULL after reporting why
+ * not: invalid-free (not a block start), `freed_kind` (a freed block),
+ * heap-buffer-underflow or heap-corruption (a damaged header). */
+sa_dbg_header_t *_sa_dbg_lookup(const void *p, sa_error_kind_t freed_kind);
+/* Reports a header whose canary is wrong: heap-buffer-underflow when the
+ * damage reaches the byte before the user bytes, else heap-corruption. */
+void _sa_dbg_report_bad_header(const sa_dbg_header_t *h);
+
+/* ---- registry.c ---- */
+extern __thread sa_dbg_thread_t *_sa_dbg_tls
+    __attribute__((tls_model("initial-exec")));
+/* Creates or adopts the calling thread's registry; NULL when out of memory. */
+sa_dbg_thread_t *_sa_dbg_thread_attach(void);
+/* The calling thread's registry. */
+static inline sa_dbg_thread_t *sa_dbg_thread(void) {
+  sa_dbg_thread_t *t = _sa_dbg_tls;
+  return SA_LIKELY(t != NULL) ? t : _sa_dbg_thread_attach();
+}
+/* Lists h in t (locked by the caller) and seals its header; false when
+ * out of memory. */
+bool _sa_dbg_live_add(sa_dbg_thread_t *t, sa_dbg_header_t *h);
+void _sa_dbg_live_remove(sa_dbg_thread_t *t, sa_dbg_header_t *h);
+/* Quarantines h in t (NULL: releases it at once), then releases the
+ * oldest blocks above the budget. */
+void _sa_dbg_quarantine(sa_dbg_thread_t *t, sa_dbg_header_t *h);
+/* Releases quarantined blocks of t until at most `budget` bytes remain. */
+void _sa_dbg_quarantine_drain(sa_dbg_thread_t *t, size_t budget);
+/* Calls `visit` on every registry, its lock held, walkers serialised. */
+void _sa_dbg_for_each_thread(void (*visit)(sa_dbg_thread_t *t, void *ctx),
+                             void *ctx);
+/* The header in live slot i, or NULL for a free slot. */
+static inline sa_dbg_header_t *sa_dbg_live_at(const sa_dbg_thread_t *t,
+                                              uint32_t i) {
+  uintptr_t entry = t->live[i];
+  return (entry & 1) ? NULL : (sa_dbg_header_t *)entry;
+}
+
+/* ---- report.c ---- */
+/* Captures up to `depth` return addresses, starting with `frame`'s (a
+ * frame of the calling thread's stack); the rest are NULL. */
+void _sa_dbg_backtrace(const void **out, size_t depth, const void *frame);
+/* Whether p lies in the calling thread's stack, above the caller. */
+bool _sa_dbg_on_stack(const void *p);
+/* Reports one error (the handler, or a report then abort/continue); `h`
+ * adds the block's backtraces; `detail` is a printf format. */
+void _sa_dbg_report(const segalloc_error_t *err, const sa_dbg_header_t *h,
+                    const char *detail, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif /* SEGALLOC_DEBUG_INTERNAL_H */

@@ -1,0 +1,233 @@
+/* The hooks (alloc/src/hooks.h) through which the public API runs in the
+ * debug build, and the debug-only API of segalloc_debug.h built on the
+ * registries: heap walk, leak check, quarantine flush. */
+#include "debug.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* SEGALLOC_CHECK_EVERY: a full heap check every n calls of this thread. */
+static inline void count_call(sa_dbg_thread_t *t) {
+  uint64_t every = _sa_dbg_options.check_every;
+  if (SA_UNLIKELY(every != 0) && t != NULL && ++t->calls % every == 0)
+    segalloc_check_heap();
+}
+
+void *_sa_dbg_alloc(size_t size, size_t align, bool zero, const void *frame) {
+  sa_dbg_thread_t *t = sa_dbg_thread();
+  if (t == NULL) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  count_call(t);
+  size_t offset = align <= SA_DBG_HEADER_SIZE ? SA_DBG_HEADER_SIZE : align;
+  /* size <= PTRDIFF_MAX and offset <= SA_MAX_ALIGN: no overflow. */
+  uint8_t *base = _sa_alloc(offset + size + SA_DBG_FOOTER_MIN, align, zero);
+  if (base == NULL)
+    return NULL;
+  sa_dbg_header_t *h =
+      _sa_dbg_block_init(base, offset, size, zero, frame, t->tid);
+  pthread_mutex_lock(&t->lock);
+  bool listed = _sa_dbg_live_add(t, h);
+  pthread_mutex_unlock(&t->lock);
+  if (!listed) {
+    _sa_free(base);
+    errno = ENOMEM;
+    return NULL;
+  }
+  return sa_dbg_user(h);
+}
+
+/* Takes a live block out of use: unlisted, poisoned and quarantined, or,
+ * when its footer was damaged (`intact` false, already reported), kept out
+ * of use for good. */
+static void retire(sa_dbg_header_t *h, bool intact, const void *frame) {
+  sa_dbg_thread_t *t = sa_dbg_thread();
+  sa_dbg_thread_t *owner = h->owner;
+  pthread_mutex_lock(&owner->lock);
+  /* Two threads freeing the same block at once: only one finds it live. */
+  bool listed = h->state == SA_DBG_LIVE && owner->live[h->slot] == (uintptr_t)h;
+  if (listed) {
+    _sa_dbg_live_remove(owner, h);
+    _sa_dbg_backtrace(h->free_trace, SA_DBG_TRACE_DEPTH, frame);
+    h->free_tid = t != NULL ? t->tid : 0;
+    h->state = intact ? SA_DBG_QUARANTINED : SA_DBG_RELEASED;
+    h->canary = _sa_dbg_canary(h);
+  }
+  pthread_mutex_unlock(&owner->lock);
+  if (!listed) {
+    segalloc_error_t err = {.kind = SEGALLOC_ERR_DOUBLE_FREE,
+                            .address = sa_dbg_user(h),
+                            .block = sa_dbg_user(h),
+                            .requested_size = h->size};
+    _sa_dbg_report(&err, h, "the %zu-byte block at %p was freed twice at once",
+                   h->size, (void *)sa_dbg_user(h));
+    return;
+  }
+  if (!intact)
+    return;
+  memset(sa_dbg_user(h), SA_DBG_POISON, h->size);
+  _sa_dbg_quarantine(t, h);
+}
+
+void _sa_dbg_free(void *p, const void *frame) {
+  count_call(_sa_dbg_tls);
+  sa_dbg_header_t *h = _sa_dbg_lookup(p, SA_ERR_DOUBLE_FREE);
+  if (h != NULL)
+    retire(h, _sa_dbg_footer_check(h, NULL), frame);
+}
+
+void *_sa_dbg_realloc(void *p, size_t size, const void *frame) {
+  count_call(_sa_dbg_tls);
+  sa_dbg_header_t *h = _sa_dbg_lookup(p, SA_ERR_DOUBLE_FREE);
+  if (h == NULL) {
+    errno = EINVAL;
+    return NULL;
+  }
+  bool intact = _sa_dbg_footer_check(h, NULL);
+  /* In place under production's rule: it fits, wasting at most half. */
+  size_t block_size = _sa_usable_size(sa_dbg_base(h));
+  size_t need = h->offset + size + SA_DBG_FOOTER_MIN;
+  if (intact && need <= block_size && need >= block_size / 2) {
+    pthread_mutex_lock(&h->owner->lock);
+    if (size > h->size && _sa_dbg_options.junk >= 0)
+      memset(sa_dbg_user(h) + h->size, _sa_dbg_options.junk, size - h->size);
+    h->size = size;
+    _sa_dbg_footer_fill(h);
+    h->canary = _sa_dbg_canary(h);
+    pthread_mutex_unlock(&h->owner->lock);
+    return p;
+  }
+  void *fresh = _sa_dbg_alloc(size, SA_MIN_ALIGN, false, frame);
+  if (fresh == NULL)
+    return NULL;
+  memcpy(fresh, p, size < h->size ? size : h->size);
+  retire(h, intact, frame);
+  return fresh;
+}
+
+size_t _sa_dbg_usable_size(const void *p) {
+  sa_dbg_header_t *h = _sa_dbg_lookup(p, SA_ERR_USE_AFTER_FREE);
+  return h != NULL ? h->size : 0;
+}
+
+/* ---- walks over every thread's registry ---- */
+
+/* The live block in slot i of t, or NULL (free slot, or a damaged header,
+ * which `problems`, if set, counts and reports). */
+static sa_dbg_header_t *live_block(sa_dbg_thread_t *t, uint32_t i,
+                                   int *problems) {
+  sa_dbg_header_t *h = sa_dbg_live_at(t, i);
+  if (h == NULL)
+    return NULL;
+  if (h->canary == _sa_dbg_canary(h) && h->state == SA_DBG_LIVE &&
+      h->owner == t && h->slot == i)
+    return h;
+  if (problems != NULL) {
+    _sa_dbg_report_bad_header(h);
+    ++*problems;
+  }
+  return NULL;
+}
+
+static void check_thread(sa_dbg_thread_t *t, void *ctx) {
+  int *problems = ctx;
+  /* Indexes, not pointers: a handler may allocate and grow the tables. */
+  for (uint32_t i = 0; i < t->live_used; i++) {
+    sa_dbg_header_t *h = live_block(t, i, problems);
+    if (h != NULL && !_sa_dbg_footer_check(h, NULL))
+      ++*problems;
+  }
+  for (size_t i = 0; i < t->ring_len; i++) {
+    sa_dbg_header_t *h = t->quarantine[(t->ring_head + i) & (t->ring_cap - 1)];
+    if (h->canary != _sa_dbg_canary(h) || h->state != SA_DBG_QUARANTINED) {
+      _sa_dbg_report_bad_header(h);
+      ++*problems;
+    } else if (!_sa_dbg_poison_check(h)) {
+      ++*problems;
+    }
+  }
+}
+
+int _sa_dbg_check_heap(void) {
+  int problems = 0;
+  _sa_dbg_for_each_thread(check_thread, &problems);
+  return problems;
+}
+
+typedef struct walk_s {
+  segalloc_block_visitor_t visit;
+  void *ctx;
+  size_t visited;
+  bool stopped;
+} walk_t;
+
+static void walk_thread(sa_dbg_thread_t *t, void *ctx) {
+  walk_t *w = ctx;
+  for (uint32_t i = 0; i < t->live_used && !w->stopped; i++) {
+    sa_dbg_header_t *h = live_block(t, i, NULL);
+    if (h != NULL) {
+      w->visited++;
+      w->stopped =
+          w->visit(sa_dbg_user(h), h->size, h->alloc_trace[0], w->ctx) != 0;
+    }
+  }
+}
+
+size_t segalloc_walk_heap(segalloc_block_visitor_t visit, void *ctx) {
+  walk_t w = {.visit = visit, .ctx = ctx};
+  _sa_dbg_for_each_thread(walk_thread, &w);
+  return w.visited;
+}
+
+typedef struct leaks_s {
+  size_t blocks, bytes;
+} leaks_t;
+
+static void leaks_thread(sa_dbg_thread_t *t, void *ctx) {
+  leaks_t *leaks = ctx;
+  for (uint32_t i = 0; i < t->live_used; i++) {
+    sa_dbg_header_t *h = live_block(t, i, NULL);
+    if (h == NULL)
+      continue;
+    leaks->blocks++;
+    leaks->bytes += h->size;
+    segalloc_error_t err = {.kind = SEGALLOC_ERR_LEAK,
+                            .address = sa_dbg_user(h),
+                            .block = sa_dbg_user(h),
+                            .requested_size = h->size};
+    _sa_dbg_report(&err, h, "%zu-byte block at %p is still allocated", h->size,
+                   (void *)sa_dbg_user(h));
+  }
+}
+
+size_t segalloc_leak_check(void) {
+  leaks_t leaks = {0};
+  _sa_dbg_for_each_thread(leaks_thread, &leaks);
+  if (leaks.blocks != 0)
+    _sa_message("%zu block(s) leaked, %zu bytes", leaks.blocks, leaks.bytes);
+  return leaks.blocks;
+}
+
+static void flush_thread(sa_dbg_thread_t *t, void *ctx) {
+  (void)ctx;
+  _sa_dbg_quarantine_drain(t, 0);
+}
+
+void segalloc_flush_quarantine(void) {
+  _sa_dbg_for_each_thread(flush_thread, NULL);
+}
+
+/* SEGALLOC_LEAKS=1: after the program's own destructors (a preloaded or
+ * linked library is finalised after the program), list what is left; in
+ * abort mode leaks fail the process, like LeakSanitizer (exit code 23). */
+__attribute__((destructor)) static void leak_check_at_exit(void) {
+  if (!_sa_dbg_options.leaks_at_exit || segalloc_leak_check() == 0)
+    return;
+  if (_sa_dbg_options.abort_on_error) {
+    fflush(NULL);
+    _exit(23);
+  }
+}

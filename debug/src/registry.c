@@ -1,0 +1,221 @@
+/* Per-thread registries (debug.h): the table of live blocks each thread
+ * allocated and the quarantine ring of blocks it freed. Tables, not links
+ * through the headers, so that a damaged header can't derail a walk.
+ *
+ * Locks: a thread locks its own registry to list, unlist or quarantine; a
+ * free from another thread locks the owner's, never two at once. Walkers
+ * (check, walk, leak check, flush) are serialised by sa_dbg_walk_lock and
+ * lock one registry at a time; they may call into the core (never the
+ * reverse), and the fork handlers take every lock, in that same order. */
+#include "debug.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+__thread sa_dbg_thread_t *_sa_dbg_tls
+    __attribute__((tls_model("initial-exec")));
+
+static pthread_mutex_t sa_dbg_walk_lock =
+    PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static pthread_mutex_t sa_dbg_list_lock = PTHREAD_MUTEX_INITIALIZER;
+static sa_dbg_thread_t *_Atomic sa_dbg_threads; /* pushed at the head only */
+static pthread_key_t sa_dbg_key;
+
+static void init_recursive(pthread_mutex_t *m) {
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+  pthread_mutex_init(m, &attr);
+  pthread_mutexattr_destroy(&attr);
+}
+
+/* At thread exit the registry stays (its blocks live on) for another
+ * thread to adopt; its quarantine goes with it. */
+static void thread_exit(void *arg) {
+  sa_dbg_thread_t *t = arg;
+  _sa_dbg_tls = NULL;
+  atomic_store(&t->orphan, true);
+}
+
+sa_dbg_thread_t *_sa_dbg_thread_attach(void) {
+  _sa_global_init();
+  pthread_mutex_lock(&sa_dbg_list_lock);
+  sa_dbg_thread_t *t = atomic_load(&sa_dbg_threads);
+  while (t != NULL && !atomic_exchange(&t->orphan, false))
+    t = t->next;
+  if (t == NULL) {
+    size_t page = _sa_os_page_size();
+    t = _sa_os_map_aligned((sizeof(*t) + page - 1) & ~(page - 1), page);
+    if (t != NULL) { /* fresh mappings are zeroed */
+      init_recursive(&t->lock);
+      t->free_slot = UINT32_MAX;
+      t->next = atomic_load(&sa_dbg_threads);
+      atomic_store(&sa_dbg_threads, t);
+    }
+  }
+  pthread_mutex_unlock(&sa_dbg_list_lock);
+  if (t == NULL)
+    return NULL;
+  t->tid = (uint32_t)gettid();
+  _sa_dbg_tls = t;
+  pthread_setspecific(sa_dbg_key, t);
+  return t;
+}
+
+/* Doubles a table kept in its own mapping; false when out of memory. */
+static bool table_grow(void **table, size_t *cap, size_t entry_size) {
+  size_t page = _sa_os_page_size();
+  size_t old_bytes = *cap * entry_size;
+  size_t new_cap = *cap == 0 ? page / entry_size : *cap * 2;
+  void *grown =
+      *table == NULL
+          ? _sa_os_map_aligned(new_cap * entry_size, page)
+          : _sa_os_remap_aligned(*table, old_bytes, new_cap * entry_size, page);
+  if (grown == NULL)
+    return false;
+  *table = grown;
+  *cap = new_cap;
+  return true;
+}
+
+bool _sa_dbg_live_add(sa_dbg_thread_t *t, sa_dbg_header_t *h) {
+  uint32_t slot = t->free_slot;
+  if (slot != UINT32_MAX) {
+    t->free_slot = (uint32_t)(t->live[slot] >> 1);
+  } else {
+    if (t->live_used == t->live_cap) {
+      size_t cap = t->live_cap;
+      if (cap >= UINT32_MAX / 2 ||
+          !table_grow((void **)&t->live, &cap, sizeof(*t->live)))
+        return false;
+      t->live_cap = (uint32_t)cap;
+    }
+    slot = t->live_used++;
+  }
+  t->live[slot] = (uintptr_t)h;
+  t->live_blocks++;
+  h->owner = t;
+  h->slot = slot;
+  h->canary = _sa_dbg_canary(h);
+  return true;
+}
+
+void _sa_dbg_live_remove(sa_dbg_thread_t *t, sa_dbg_header_t *h) {
+  t->live[h->slot] = (uintptr_t)t->free_slot << 1 | 1;
+  t->free_slot = h->slot;
+  t->live_blocks--;
+}
+
+/* Verifies the poison and hands the block back to the core; a block
+ * written after free is reported and kept out of use for good. */
+static void release(sa_dbg_header_t *h) {
+  if (!_sa_dbg_poison_check(h))
+    return;
+  h->state = SA_DBG_RELEASED;
+  h->canary = _sa_dbg_canary(h);
+  _sa_free(sa_dbg_base(h));
+}
+
+/* The ring doubles in place: entries that wrapped around move to the new
+ * half, so the ring stays in order. */
+static bool ring_grow(sa_dbg_thread_t *t) {
+  size_t old_cap = t->ring_cap;
+  if (!table_grow((void **)&t->quarantine, &t->ring_cap,
+                  sizeof(*t->quarantine)))
+    return false;
+  size_t wrapped = t->ring_head + t->ring_len > old_cap
+                       ? t->ring_head + t->ring_len - old_cap
+                       : 0;
+  memcpy(t->quarantine + old_cap, t->quarantine,
+         wrapped * sizeof(*t->quarantine));
+  return true;
+}
+
+void _sa_dbg_quarantine(sa_dbg_thread_t *t, sa_dbg_header_t *h) {
+  bool queued = false;
+  if (t != NULL) {
+    pthread_mutex_lock(&t->lock);
+    if (t->ring_len < t->ring_cap || ring_grow(t)) {
+      t->quarantine[(t->ring_head + t->ring_len++) & (t->ring_cap - 1)] = h;
+      t->ring_bytes += h->size + SA_DBG_HEADER_SIZE;
+      queued = true;
+    }
+    pthread_mutex_unlock(&t->lock);
+  }
+  if (!queued) {
+    release(h);
+    return;
+  }
+  _sa_dbg_quarantine_drain(t, _sa_dbg_options.quarantine_bytes);
+}
+
+void _sa_dbg_quarantine_drain(sa_dbg_thread_t *t, size_t budget) {
+  for (;;) {
+    pthread_mutex_lock(&t->lock);
+    if (t->ring_len == 0 || t->ring_bytes <= budget) {
+      pthread_mutex_unlock(&t->lock);
+      return;
+    }
+    sa_dbg_header_t *h = t->quarantine[t->ring_head];
+    t->ring_head = (t->ring_head + 1) & (t->ring_cap - 1);
+    t->ring_len--;
+    t->ring_bytes -= h->size + SA_DBG_HEADER_SIZE;
+    pthread_mutex_unlock(&t->lock);
+    release(h);
+  }
+}
+
+void _sa_dbg_for_each_thread(void (*visit)(sa_dbg_thread_t *t, void *ctx),
+                             void *ctx) {
+  pthread_mutex_lock(&sa_dbg_walk_lock);
+  for (sa_dbg_thread_t *t = atomic_load(&sa_dbg_threads); t != NULL;
+       t = t->next) {
+    pthread_mutex_lock(&t->lock);
+    visit(t, ctx);
+    pthread_mutex_unlock(&t->lock);
+  }
+  pthread_mutex_unlock(&sa_dbg_walk_lock);
+}
+
+/* ---- init and fork ---- */
+
+void _sa_dbg_init(void) {
+  _sa_dbg_read_options();
+  pthread_key_create(&sa_dbg_key, thread_exit);
+}
+
+static void fork_prepare(void) {
+  pthread_mutex_lock(&sa_dbg_walk_lock);
+  pthread_mutex_lock(&sa_dbg_list_lock);
+  for (sa_dbg_thread_t *t = atomic_load(&sa_dbg_threads); t != NULL;
+       t = t->next)
+    pthread_mutex_lock(&t->lock);
+}
+
+static void fork_parent(void) {
+  for (sa_dbg_thread_t *t = atomic_load(&sa_dbg_threads); t != NULL;
+       t = t->next)
+    pthread_mutex_unlock(&t->lock);
+  pthread_mutex_unlock(&sa_dbg_list_lock);
+  pthread_mutex_unlock(&sa_dbg_walk_lock);
+}
+
+/* The child has one thread: the others' registries await adoption (their
+ * blocks are still live in the child). */
+static void fork_child(void) {
+  for (sa_dbg_thread_t *t = atomic_load(&sa_dbg_threads); t != NULL;
+       t = t->next) {
+    init_recursive(&t->lock);
+    if (t != _sa_dbg_tls)
+      atomic_store(&t->orphan, true);
+  }
+  pthread_mutex_init(&sa_dbg_list_lock, NULL);
+  init_recursive(&sa_dbg_walk_lock);
+  if (_sa_dbg_tls != NULL)
+    _sa_dbg_tls->tid = (uint32_t)gettid();
+}
+
+void _sa_dbg_init_fork(void) {
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+}

@@ -1,0 +1,145 @@
+/* Error reports: what went wrong, on which block, where the block was
+ * allocated and freed, and where it was found; then abort, continue, or
+ * the error handler instead. Also the backtraces the blocks carry: frame
+ * pointers walked within the thread's stack (segalloc is built with frame
+ * pointers; a caller without them just ends the trace early). Nothing here
+ * allocates: it runs inside malloc, with the heap possibly damaged. */
+#include "debug.h"
+
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static _Atomic size_t sa_dbg_errors;
+static _Atomic(segalloc_error_handler_t) sa_dbg_handler;
+static void *_Atomic sa_dbg_handler_ctx;
+
+/* ---- backtraces ---- */
+
+extern void *__libc_stack_end; /* the main thread's stack top (ld.so) */
+static __thread uintptr_t sa_dbg_stack_top
+    __attribute__((tls_model("initial-exec")));
+
+/* The top of the stack holding `here`: glibc puts a thread's descriptor
+ * right above its stack; the main thread's top is __libc_stack_end. */
+static uintptr_t stack_top(uintptr_t here) {
+  uintptr_t top = sa_dbg_stack_top;
+  if (top > here)
+    return top;
+  uintptr_t self = (uintptr_t)pthread_self();
+  top = self > here && self - here < ((uintptr_t)1 << 30)
+            ? self
+            : (uintptr_t)__libc_stack_end;
+  if (top <= here)
+    return 0; /* an unknown stack: no walking */
+  sa_dbg_stack_top = top;
+  return top;
+}
+
+bool _sa_dbg_on_stack(const void *p) {
+  uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+  return (uintptr_t)p >= here && (uintptr_t)p < stack_top(here);
+}
+
+void _sa_dbg_backtrace(const void **out, size_t depth, const void *frame) {
+  uintptr_t low = (uintptr_t)__builtin_frame_address(0);
+  uintptr_t high = stack_top(low);
+  const uintptr_t *fp = frame;
+  size_t n = 0;
+  while (n < depth && (uintptr_t)fp >= low && (uintptr_t)fp + 16 <= high &&
+         ((uintptr_t)fp & 7) == 0) {
+    uintptr_t ret = fp[1];
+    if (ret < 4096)
+      break;
+    out[n++] = (const void *)ret;
+    const uintptr_t *next = (const uintptr_t *)fp[0];
+    /* Frames go up the stack, and not by much: else it's no frame. */
+    if (next <= fp || (uintptr_t)next - (uintptr_t)fp > ((uintptr_t)1 << 20))
+      break;
+    fp = next;
+  }
+  while (n < depth)
+    out[n++] = NULL;
+}
+
+/* One line per frame: function+offset when the symbol is exported, else
+ * module+offset (for addr2line -e module offset). */
+static void print_trace(const char *title, uint32_t tid,
+                        const void *const *trace, size_t depth) {
+  if (depth == 0 || trace[0] == NULL)
+    return;
+  _sa_message("%s by thread %u at:", title, tid);
+  for (size_t i = 0; i < depth && trace[i] != NULL; i++) {
+    Dl_info info;
+    const char *pc = trace[i];
+    if (dladdr(pc, &info) == 0 || info.dli_fname == NULL)
+      _sa_message("    #%zu %p", i, (const void *)pc);
+    else if (info.dli_sname != NULL)
+      _sa_message("    #%zu %p in %s+0x%tx (%s)", i, (const void *)pc,
+                  info.dli_sname, pc - (const char *)info.dli_saddr,
+                  info.dli_fname);
+    else
+      _sa_message("    #%zu %p (%s+0x%tx)", i, (const void *)pc, info.dli_fname,
+                  pc - (const char *)info.dli_fbase);
+  }
+}
+
+/* ---- reports ---- */
+
+const char *segalloc_error_kind_name(segalloc_error_kind_t kind) {
+  return sa_error_name((sa_error_kind_t)kind);
+}
+
+segalloc_error_handler_t segalloc_set_error_handler(segalloc_error_handler_t h,
+                                                    void *ctx) {
+  atomic_store(&sa_dbg_handler_ctx, ctx);
+  return atomic_exchange(&sa_dbg_handler, h);
+}
+
+size_t segalloc_error_count(void) {
+  return atomic_load(&sa_dbg_errors);
+}
+
+void _sa_dbg_report(const segalloc_error_t *err, const sa_dbg_header_t *h,
+                    const char *detail, ...) {
+  atomic_fetch_add(&sa_dbg_errors, 1);
+  segalloc_error_handler_t handler = atomic_load(&sa_dbg_handler);
+  if (handler != NULL) {
+    handler(err, atomic_load(&sa_dbg_handler_ctx));
+    return;
+  }
+  char text[400];
+  va_list args;
+  va_start(args, detail);
+  vsnprintf(text, sizeof(text), detail, args);
+  va_end(args);
+  uint32_t tid = (uint32_t)gettid();
+  _sa_message("ERROR: %s on address %p", segalloc_error_kind_name(err->kind),
+              err->address);
+  _sa_message("%s", text);
+  if (h != NULL) {
+    /* A released block's first word belongs to the core again. */
+    if (h->state != SA_DBG_RELEASED || h->offset > SA_DBG_HEADER_SIZE)
+      print_trace("allocated", h->alloc_tid, h->alloc_trace,
+                  SA_DBG_TRACE_DEPTH);
+    if (h->state != SA_DBG_LIVE)
+      print_trace("freed", h->free_tid, h->free_trace, SA_DBG_TRACE_DEPTH);
+  }
+  if (err->kind == SEGALLOC_ERR_LEAK)
+    return;
+  const void *here[SA_DBG_REPORT_DEPTH];
+  _sa_dbg_backtrace(here, SA_DBG_REPORT_DEPTH, __builtin_frame_address(0));
+  print_trace("found", tid, here, SA_DBG_REPORT_DEPTH);
+  if (_sa_dbg_options.abort_on_error) {
+    _sa_message("aborting (SEGALLOC_ON_ERROR=report would continue)");
+    abort();
+  }
+}
+
+/* Errors the core finds itself (e.g. in its free lists). */
+void _sa_error(sa_error_kind_t kind, const void *addr, const char *detail) {
+  segalloc_error_t err = {.kind = (segalloc_error_kind_t)kind, .address = addr};
+  _sa_dbg_report(&err, NULL, "%s (found by the core allocator)", detail);
+}
