@@ -90,8 +90,8 @@ static death_result_t run(void (*fn)(void *), void *arg) {
 }
 
 static void assert_output_has(const death_result_t *r, const char *text) {
-  cr_assert(strstr(r->output, text) != NULL,
-            "report lacks \"%s\"; stderr:\n%s", text, r->output);
+  cr_assert(strstr(r->output, text) != NULL, "report lacks \"%s\"; stderr:\n%s",
+            text, r->output);
 }
 
 /* ---- heap-buffer-overflow ---- */
@@ -108,9 +108,9 @@ Test(overflow, one_byte_past_a_13_byte_block) {
 }
 
 Test(overflow, one_byte_past_blocks_of_every_kind) {
-  const size_t sizes[] = {0,    1,     15,    16,        17,      100,
-                          1000, 8192,  8193,  65535,     65536,   100000,
-                          1 << 20, (1 << 20) + 1, 3 << 20};
+  const size_t sizes[] = {
+      0,    1,     15,    16,     17,      100,           1000,   8192,
+      8193, 65535, 65536, 100000, 1 << 20, (1 << 20) + 1, 3 << 20};
   for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
     block_t b = {segalloc_malloc(sizes[i]), sizes[i], (ptrdiff_t)sizes[i]};
     death_result_t r = run(write_then_free, &b);

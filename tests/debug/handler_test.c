@@ -1,0 +1,184 @@
+/* The error handler (segalloc_set_error_handler): each misuse reaches it
+ * once, with the kind, addresses, size and damage; the program continues,
+ * and a damaged block is never handed out again. */
+#include "segalloc_debug.h"
+#include "tests/test_util.h"
+
+#define MAX_SEEN 16
+
+typedef struct seen_s {
+  size_t count;
+  segalloc_error_t errors[MAX_SEEN];
+} seen_t;
+
+static seen_t seen;
+
+static void record(const segalloc_error_t *err, void *ctx) {
+  seen_t *s = ctx;
+  if (s->count < MAX_SEEN)
+    s->errors[s->count] = *err;
+  s->count++;
+}
+
+static void capture_start(void) {
+  memset(&seen, 0, sizeof(seen));
+  segalloc_set_error_handler(record, &seen);
+}
+
+static void capture_stop(void) {
+  segalloc_set_error_handler(NULL, NULL);
+}
+
+TestSuite(handler, .init = capture_start, .fini = capture_stop);
+
+/* Exactly one error of `kind` at `address` was seen; returns it. */
+static const segalloc_error_t *expect_one(segalloc_error_kind_t kind,
+                                          const void *address) {
+  cr_assert_eq(seen.count, 1, "expected 1 error (%s), saw %zu",
+               segalloc_error_kind_name(kind), seen.count);
+  const segalloc_error_t *e = &seen.errors[0];
+  cr_assert_eq(e->kind, kind, "kind %s, expected %s",
+               segalloc_error_kind_name(e->kind),
+               segalloc_error_kind_name(kind));
+  cr_assert_eq(e->address, address, "address %p, expected %p", e->address,
+               address);
+  return e;
+}
+
+Test(handler, kind_names) {
+  const char *names[] = {"double-free",
+                         "invalid-free",
+                         "heap-buffer-overflow",
+                         "heap-buffer-underflow",
+                         "use-after-free",
+                         "heap-corruption",
+                         "leak"};
+  cr_assert_eq(SEGALLOC_ERR_KIND_COUNT, 7);
+  for (int k = 0; k < SEGALLOC_ERR_KIND_COUNT; k++)
+    cr_assert_str_eq(segalloc_error_kind_name((segalloc_error_kind_t)k),
+                     names[k]);
+}
+
+Test(handler, overflow_details_and_the_block_is_not_reused) {
+  size_t before = segalloc_error_count();
+  unsigned char *p = segalloc_malloc(13);
+  p[13] = 0;
+  p[15] = 0;
+  segalloc_free(p);
+  const segalloc_error_t *e =
+      expect_one(SEGALLOC_ERR_HEAP_BUFFER_OVERFLOW, p + 13);
+  cr_assert_eq(e->block, p);
+  cr_assert_eq(e->requested_size, 13);
+  cr_assert_eq(e->damaged_offset, 13);
+  cr_assert_eq(e->damaged_bytes, 2);
+  cr_assert_eq(segalloc_error_count(), before + 1);
+  /* Kept out of use: the same size never gets this block back. */
+  void *again[64];
+  for (int i = 0; i < 64; i++) {
+    again[i] = segalloc_malloc(13);
+    cr_assert_neq(again[i], p, "a damaged block was handed out again");
+  }
+  for (int i = 0; i < 64; i++)
+    segalloc_free(again[i]);
+  cr_assert_eq(seen.count, 1);
+  heap_assert_ok();
+}
+
+Test(handler, underflow_details) {
+  unsigned char *p = segalloc_malloc(40);
+  p[-3] ^= 0xff;
+  segalloc_free(p);
+  const segalloc_error_t *e =
+      expect_one(SEGALLOC_ERR_HEAP_BUFFER_UNDERFLOW, p - 3);
+  cr_assert_eq(e->block, p);
+  cr_assert_eq(e->damaged_bytes, 3);
+  cr_assert_eq(e->damaged_offset, (size_t)-3);
+  p[-3] ^= 0xff; /* repaired: the block is whole again and can go */
+  segalloc_free(p);
+  cr_assert_eq(seen.count, 1);
+}
+
+Test(handler, double_free_then_the_program_goes_on) {
+  void *p = segalloc_malloc(100);
+  segalloc_free(p);
+  segalloc_free(p);
+  const segalloc_error_t *e = expect_one(SEGALLOC_ERR_DOUBLE_FREE, p);
+  cr_assert_eq(e->requested_size, 100);
+  void *q = segalloc_malloc(100);
+  cr_assert_not_null(q);
+  segalloc_free(q);
+  heap_assert_ok();
+  cr_assert_eq(seen.count, 1);
+}
+
+Test(handler, invalid_frees_are_ignored) {
+  unsigned char *p = segalloc_malloc(64);
+  int local;
+  segalloc_free(p + 32);
+  expect_one(SEGALLOC_ERR_INVALID_FREE, p + 32);
+  cr_assert_eq(seen.errors[0].block, p);
+  cr_assert_eq(seen.errors[0].requested_size, 64);
+  cr_assert_eq(seen.errors[0].damaged_offset, 32);
+  seen.count = 0;
+  segalloc_free(&local);
+  expect_one(SEGALLOC_ERR_INVALID_FREE, &local);
+  cr_assert_null(seen.errors[0].block);
+  /* The block itself is untouched and still live. */
+  cr_assert_eq(segalloc_usable_size(p), 64);
+  segalloc_free(p);
+  cr_assert_eq(seen.count, 1);
+  heap_assert_ok();
+}
+
+Test(handler, realloc_of_a_bad_pointer_gives_null) {
+  unsigned char *p = segalloc_malloc(64);
+  cr_assert_null(segalloc_realloc(p + 16, 200));
+  expect_one(SEGALLOC_ERR_INVALID_FREE, p + 16);
+  cr_assert_eq(segalloc_usable_size(p), 64);
+  segalloc_free(p);
+}
+
+Test(handler, use_after_free_details) {
+  unsigned char *p = segalloc_malloc(300);
+  segalloc_free(p);
+  p[200] = 1;
+  p[201] = 2;
+  segalloc_flush_quarantine();
+  const segalloc_error_t *e = expect_one(SEGALLOC_ERR_USE_AFTER_FREE, p + 200);
+  cr_assert_eq(e->block, p);
+  cr_assert_eq(e->requested_size, 300);
+  cr_assert_eq(e->damaged_offset, 200);
+  cr_assert_eq(e->damaged_bytes, 2);
+  /* Written after free, so never reused: the writer may write again. */
+  for (int i = 0; i < 64; i++) {
+    void *q = segalloc_malloc(300);
+    cr_assert_neq(q, p);
+    segalloc_free(q);
+  }
+  cr_assert_eq(seen.count, 1);
+}
+
+Test(handler, freed_memory_reads_as_poison_and_new_memory_as_junk) {
+  unsigned char *p = segalloc_malloc(64);
+  for (int i = 0; i < 64; i++)
+    cr_assert_eq(p[i], 0xbe, "new byte %d is 0x%02x, not junk", i, p[i]);
+  memset(p, 7, 64);
+  segalloc_free(p);
+  for (int i = 0; i < 64; i++)
+    cr_assert_eq(p[i], 0xfd, "freed byte %d is 0x%02x, not poison", i, p[i]);
+  unsigned char *z = segalloc_calloc(8, 8);
+  for (int i = 0; i < 64; i++)
+    cr_assert_eq(z[i], 0);
+  segalloc_free(z);
+  cr_assert_eq(seen.count, 0);
+}
+
+Test(handler, usable_size_is_the_requested_size) {
+  const size_t sizes[] = {0, 1, 13, 16, 1000, 70000, 2 << 20};
+  for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+    void *p = segalloc_malloc(sizes[i]);
+    cr_assert_eq(segalloc_usable_size(p), sizes[i]);
+    segalloc_free(p);
+  }
+  cr_assert_eq(seen.count, 0);
+}
