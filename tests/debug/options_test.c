@@ -1,0 +1,116 @@
+/* The debug build's environment options (README.md lists them): each
+ * changes behaviour as documented, and a bad value stops the program with
+ * a message rather than passing as the default. Each case runs
+ * scenario_main in a fresh process with the environment set. */
+#include "tests/test_util.h"
+
+#include <stdlib.h>
+
+typedef struct run_s {
+  const char *env; /* "NAME=value", or NULL */
+  const char *scenario;
+} run_t;
+
+static void exec_scenario(void *arg) {
+  const run_t *r = arg;
+  if (r->env != NULL)
+    putenv((char *)r->env);
+  /* stdout too, so that the test sees "survived" and printed values. */
+  dup2(STDERR_FILENO, STDOUT_FILENO);
+  execl("tests/debug/scenario_main", "scenario_main", r->scenario,
+        (char *)NULL);
+  perror("exec tests/debug/scenario_main");
+  _exit(127);
+}
+
+static death_result_t run(const char *env, const char *scenario) {
+  run_t r = {env, scenario};
+  death_result_t out;
+  death_run(exec_scenario, &r, &out);
+  return out;
+}
+
+static void assert_has(const death_result_t *r, const char *text) {
+  cr_assert(strstr(r->output, text) != NULL, "output lacks \"%s\":\n%s", text,
+            r->output);
+}
+
+static void assert_exit(const death_result_t *r, int code) {
+  cr_assert(WIFEXITED(r->status) && WEXITSTATUS(r->status) == code,
+            "expected exit %d, status 0x%x:\n%s", code, r->status, r->output);
+}
+
+Test(options, default_is_to_abort) {
+  death_result_t r = run(NULL, "overflow-then-free");
+  death_assert_report(&r, "heap-buffer-overflow", NULL);
+  cr_assert(strstr(r.output, "survived") == NULL);
+}
+
+Test(options, on_error_report_continues) {
+  death_result_t r = run("SEGALLOC_ON_ERROR=report", "overflow-then-free");
+  assert_exit(&r, 0);
+  cr_assert(strncmp(r.output, "segalloc: ERROR: heap-buffer-overflow", 37) == 0,
+            "%s", r.output);
+  assert_has(&r, "survived");
+}
+
+Test(options, check_every_finds_damage_before_any_free) {
+  death_result_t r = run(NULL, "overflow-then-malloc");
+  assert_exit(&r, 0); /* without the option, nothing is found */
+  r = run("SEGALLOC_CHECK_EVERY=1", "overflow-then-malloc");
+  death_assert_report(&r, "heap-buffer-overflow", NULL);
+}
+
+Test(options, quarantine_bytes_zero_releases_at_once) {
+  death_result_t r = run(NULL, "double-free");
+  death_assert_report(&r, "double-free", NULL);
+  cr_assert(strstr(r.output, "has left the quarantine") == NULL);
+  r = run("SEGALLOC_QUARANTINE_BYTES=0", "double-free");
+  death_assert_report(&r, "double-free", NULL);
+  assert_has(&r, "has left the quarantine");
+}
+
+Test(options, junk_byte) {
+  death_result_t r = run(NULL, "print-new-byte");
+  assert_exit(&r, 0);
+  assert_has(&r, "0xbe\n");
+  r = run("SEGALLOC_JUNK=0x5a", "print-new-byte");
+  assert_exit(&r, 0);
+  assert_has(&r, "0x5a\n");
+  r = run("SEGALLOC_JUNK=off", "print-new-byte");
+  assert_exit(&r, 0);
+  assert_has(&r, "0x00\n"); /* fresh memory is zero */
+}
+
+Test(options, leaks_at_exit) {
+  death_result_t r = run(NULL, "leak-one");
+  assert_exit(&r, 0);
+  cr_assert(strstr(r.output, "leak") == NULL, "%s", r.output);
+  r = run("SEGALLOC_LEAKS=1", "leak-one");
+  assert_exit(&r, 23);
+  assert_has(&r, "segalloc: ERROR: leak on address 0x");
+  assert_has(&r, "42-byte block");
+  assert_has(&r, "allocated by thread");
+  r = run("SEGALLOC_LEAKS=0", "leak-one");
+  assert_exit(&r, 0);
+}
+
+Test(options, bad_values_stop_the_program) {
+  const char *bad[] = {
+      "SEGALLOC_ON_ERROR=continue",
+      "SEGALLOC_QUARANTINE_BYTES=12X",
+      "SEGALLOC_QUARANTINE_BYTES=-5",
+      "SEGALLOC_JUNK=300",
+      "SEGALLOC_JUNK=",
+      "SEGALLOC_LEAKS=yes",
+      "SEGALLOC_CHECK_EVERY=often",
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    death_result_t r = run(bad[i], "print-new-byte");
+    cr_assert(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGABRT,
+              "%s: status 0x%x", bad[i], r.status);
+    char want[128];
+    snprintf(want, sizeof(want), "segalloc: ERROR: bad option %s", bad[i]);
+    assert_has(&r, want);
+  }
+}
