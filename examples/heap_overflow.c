@@ -15,6 +15,7 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i <= n; i++) /* bug: <= writes buf[n] */
     buf[i] = (char)('a' + i % 26);
   printf("filled %zu bytes at %p\n", n, (void *)buf);
+  fflush(stdout); /* before free(), which the debug build aborts in */
   free(buf);
   return 0;
 }

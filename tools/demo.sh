@@ -171,6 +171,7 @@ show_bug() {
   local name="$1" kind="$2" rc=0
   section "Bug demo: examples/$name.c ($kind)"
   "$gcc" -g -O0 -o "$work/$name" "examples/$name.c"
+  echo "\$ gcc -g -O0 -o $name examples/$name.c"
   echo "\$ ./$name                    # glibc malloc"
   "$work/$name" >"$work/$name.plain.out" 2>&1 || rc=$?
   sed 's/^/  /' "$work/$name.plain.out"
@@ -182,11 +183,12 @@ show_bug() {
   { env LD_PRELOAD="${preload[segalloc-debug]}" "$work/$name" \
     >"$work/$name.debug.out" 2>"$work/$name.debug.err" || rc=$?; } 2>/dev/null
   sed 's/^/  /' "$work/$name.debug.out"
-  head -n 14 "$work/$name.debug.err" | sed 's/^/  /'
+  head -n 20 "$work/$name.debug.err" | sed 's/^/  /'
   local lines
   lines="$(wc -l <"$work/$name.debug.err")"
-  ((lines > 14)) && echo "  ... ($((lines - 14)) more lines)"
+  if ((lines > 20)); then echo "  ... ($((lines - 20)) more lines)"; fi
   echo "  (exit status $rc)"
+  symbolize "$work/$name" "$work/$name.debug.err"
   if grep -Eq "^segalloc: ERROR: $kind on address 0x[0-9a-f]+" \
     <(head -n 1 "$work/$name.debug.err"); then
     echo "ok: the debug build reported $kind"
@@ -195,6 +197,33 @@ show_bug() {
     echo "FAIL: expected a first line 'segalloc: ERROR: $kind on address 0x...'"
   fi
 }
+# symbolize PROGRAM REPORT: the report gives frames as (module+offset);
+# addr2line turns the first frame in PROGRAM of each backtrace ("allocated
+# by", "freed by", "found by") into function, file and line.
+symbolize() {
+  local prog="$1" report="$2" label="" line off where
+  command -v addr2line >/dev/null || return 0
+  echo "  where, by addr2line on the report's frames in $(basename "$prog"):"
+  while IFS= read -r line; do
+    case "$line" in
+      *" allocated by "* | *" freed by "* | *" found by "*)
+        label="${line#segalloc: }"
+        label="${label%% by *}"
+        ;;
+      *"($prog+0x"*)
+        [[ -n "$label" ]] || continue
+        off="${line##*+}"
+        off="${off%)}"
+        # A return address: the call is the instruction before it.
+        where="$(addr2line -f -p -e "$prog" "$(printf '0x%x' $((off - 1)))")"
+        where="${where% (discriminator *}"
+        printf '    %-9s in %s\n' "$label" "${where//$root\//}"
+        label=""
+        ;;
+    esac
+  done <"$report"
+}
+
 show_bug heap_overflow heap-buffer-overflow
 show_bug use_after_free use-after-free
 
