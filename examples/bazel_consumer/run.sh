@@ -2,7 +2,8 @@
 # Depends on segalloc from another Bazel workspace, for real: writes a
 # throwaway workspace (WORKSPACE + BUILD below, hello.c from this folder)
 # into ${TMPDIR:-/tmp}/segalloc-consumer, builds //:hello there, which links
-# @segalloc//alloc:segalloc statically, and runs it. That workspace gets its
+# @segalloc//alloc:segalloc statically (and //:hello_debug, the same with
+# @segalloc//debug:segalloc_debug), and runs both. That workspace gets its
 # own Bazel server, stopped again at the end.
 #
 # Usage: bash examples/bazel_consumer/run.sh   (after tools/install_deps.sh)
@@ -50,6 +51,13 @@ cc_binary(
     # @segalloc//alloc:segalloc_prefixed for segalloc_malloc & co. only.
     deps = ["@segalloc//alloc:segalloc"],
 )
+
+# The same program on the debug build.
+cc_binary(
+    name = "hello_debug",
+    srcs = ["hello.c"],
+    deps = ["@segalloc//debug:segalloc_debug"],
+)
 EOT
 
 # Debian's /etc/bazel/bazelrc turns on --sandbox_debug (very noisy).
@@ -57,5 +65,6 @@ echo "build --nosandbox_debug" >"$ws/.bazelrc"
 
 cd "$ws"
 trap 'bazel shutdown >/dev/null 2>&1 || true' EXIT
-bazel build //:hello
+bazel build //:hello //:hello_debug
 ./bazel-bin/hello
+./bazel-bin/hello_debug
