@@ -390,7 +390,8 @@ static void *leave_blocks(void *arg) {
   orphan_arg_t *a = arg;
   rng_t rng = rng_new(a->first_id + 5);
   for (int i = 0; i < ORPHANS_PER_THREAD; i++) {
-    a->out[i] = msg_new(a->first_id + (uint64_t)i, msg_size(&rng));
+    a->out[i] =
+        msg_new(a->first_id + (uint64_t)i, msg_size(&rng) % (300 * KiB));
     /* Some churn, so the exiting heap has free blocks as well. */
     segalloc_free(segalloc_malloc(rng_size(&rng, 0)));
   }
