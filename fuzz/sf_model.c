@@ -11,10 +11,15 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Requests above this that could succeed are skipped: filling or checking
- * hundreds of MiB would make an execution take seconds, and big sizes are
- * already covered up to 4 MiB and by the impossible sizes. */
-#define SF_COSTLY ((size_t)16 << 20)
+/* Requests that could succeed may ask for at most this many bytes in
+ * blocks above SF_DENSE per input (and table); later ones are skipped. A
+ * fresh page costs ~10 us to fault in here, and the allocator touches
+ * every page of a big block it copies: a mutated seed with 32 blocks of
+ * 1 MiB took 150 ms an execution, and such inputs ate 90% of a campaign.
+ * The budget still allows any size the decoder makes alone (up to 4 MiB,
+ * a calloc up to 8 MiB) and a realloc of it; impossible sizes are never
+ * skipped. */
+#define SF_BUDGET ((size_t)8 << 20)
 /* Anything this large cannot be mapped in a 47-bit user address space. */
 #define SF_IMPOSSIBLE ((size_t)1 << 47)
 
@@ -257,6 +262,17 @@ void sf_forget(sf_model_t *m, unsigned slot) {
   memset(b, 0, sizeof *b);
 }
 
+/* Whether to skip a request of `bytes` that could succeed (SF_BUDGET);
+ * charges the budget when not. */
+static int over_budget(sf_model_t *m, size_t bytes) {
+  if (bytes <= SF_DENSE)
+    return 0;
+  if (bytes > SF_BUDGET - m->big_bytes)
+    return 1;
+  m->big_bytes += bytes;
+  return 0;
+}
+
 static int is_pow2(size_t x) {
   return x != 0 && (x & (x - 1)) == 0;
 }
@@ -315,6 +331,8 @@ static void expect_enomem(void *p, size_t index, const char *kind,
 
 static void do_malloc(sf_model_t *m, const sf_op_t *op, size_t index) {
   const char *kind = "malloc";
+  if (!op->must_fail && over_budget(m, op->size))
+    return;
   release(m, op->slot, index, kind);
   errno = 0;
   void *p = segalloc_malloc(op->size);
@@ -334,7 +352,7 @@ static void do_calloc(sf_model_t *m, const sf_op_t *op, size_t index) {
   const char *kind = "calloc";
   size_t total;
   int overflow = __builtin_mul_overflow(op->count, op->size, &total);
-  if (!overflow && total > SF_COSTLY && total < SF_IMPOSSIBLE)
+  if (!overflow && total < SF_IMPOSSIBLE && over_budget(m, total))
     return;
   release(m, op->slot, index, kind);
   errno = 0;
@@ -358,31 +376,36 @@ static void resize(sf_model_t *m, const sf_op_t *op, size_t index,
                    const char *kind, size_t total, int fails) {
   sf_block_t *b = &m->slots[op->slot];
   sf_block_t old = *b;
-  if (old.p)
+  if (old.p) {
     sf_verify_block(m, op->slot, index, kind);
+    /* Out of the interval set before the call, as release() does: realloc
+     * frees the old block inside, and in the MT target another thread may
+     * get it back before this one could drop it (a false "overlaps live
+     * block", seen as a flaky fuzz_alloc_mt crash). */
+    sf_forget(m, op->slot);
+  }
   errno = 0;
   void *p = op->kind == SF_OP_REALLOC
                 ? segalloc_realloc(old.p, op->size)
                 : segalloc_reallocarray(old.p, op->count, op->size);
   if (fails) {
     expect_enomem(p, index, kind, total);
-    if (old.p) /* a failed realloc leaves the block alone */
+    if (old.p) { /* a failed realloc leaves the block alone */
+      iv_insert(m->intervals, old.p, segalloc_usable_size(old.p), index, kind);
+      *b = old;
       sf_verify_block(m, op->slot, index, kind);
+    }
     return;
   }
   if (p == NULL) {
-    if (total == 0) {
-      /* realloc(p, 0) may free p and return NULL (glibc does). If the
-       * allocator returned NULL without freeing, the final stats catch the
-       * leak. */
-      sf_forget(m, op->slot);
+    /* realloc(p, 0) may free p and return NULL (glibc does). If the
+     * allocator returned NULL without freeing, the final stats catch the
+     * leak. */
+    if (total == 0)
       return;
-    }
     sf_fail(index, kind, "%s(%p, %zu) failed, errno %d", kind, (void *)old.p,
             total, errno);
   }
-  if (old.p)
-    sf_forget(m, op->slot);
   /* C: the contents are unchanged up to the lesser of the old and new
    * sizes. Check them before adopt() overwrites the block. */
   size_t keep = old.size < total ? old.size : total;
@@ -395,7 +418,7 @@ static void resize(sf_model_t *m, const sf_op_t *op, size_t index,
 }
 
 static void do_realloc(sf_model_t *m, const sf_op_t *op, size_t index) {
-  if (!op->must_fail && op->size > SF_COSTLY)
+  if (!op->must_fail && over_budget(m, op->size))
     return;
   resize(m, op, index, "realloc", op->size, op->must_fail);
 }
@@ -404,7 +427,7 @@ static void do_reallocarray(sf_model_t *m, const sf_op_t *op, size_t index) {
   size_t total;
   int overflow = __builtin_mul_overflow(op->count, op->size, &total);
   int fails = overflow || total >= SF_IMPOSSIBLE;
-  if (!fails && total > SF_COSTLY)
+  if (!fails && over_budget(m, total))
     return;
   resize(m, op, index, "reallocarray", total, fails);
 }
@@ -413,7 +436,7 @@ static void do_aligned(sf_model_t *m, const sf_op_t *op, size_t index) {
   const char *kind = sf_op_name(op);
   size_t page = sf_sizes()->page, al = op->align, size = op->size;
   sf_aligned_fn_t fn = (sf_aligned_fn_t)(op->variant % SF_AL_COUNT);
-  if (!op->must_fail && size > SF_COSTLY)
+  if (!op->must_fail && over_budget(m, size))
     return;
   release(m, op->slot, index, kind);
   void *p = NULL;
