@@ -51,7 +51,7 @@ typedef struct sf_model_s {
   const sf_hooks_t *hooks;
   int exact_stats; /* single-threaded: CHECK also compares live counts */
   size_t base_blocks, base_bytes;
-  int stop; /* set by a hook to end the sequence early */
+  int stop;         /* set by a hook to end the sequence early */
   size_t big_bytes; /* requested in blocks above 64 KiB so far (SF_BUDGET) */
 } sf_model_t;
 
