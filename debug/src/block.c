@@ -1,11 +1,12 @@
-/* The debug block layout (debug.h): the header canary, the footer, the
- * poison of freed bytes, and what a pointer handed to free really is. */
+/* The debug block layout (debug.h): the header's seal and canary, the footer,
+ * the poison of freed bytes, and what a pointer handed to free really is. */
 #include "debug.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* A 64-bit finaliser (splitmix64): every input bit changes half the
- * output bits, so a canary can't be patched field by field. */
+ * output bits, so a seal can't be patched field by field. */
 static inline uint64_t mix(uint64_t x) {
   x ^= x >> 30;
   x *= 0xbf58476d1ce4e5b9ULL;
@@ -14,11 +15,35 @@ static inline uint64_t mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-uint64_t _sa_dbg_canary(const sa_dbg_header_t *h) {
-  uint64_t fields = mix(h->size ^ ((uint64_t)h->offset << 32 | h->slot)) ^
-                    mix((uint64_t)h->state << 32 | h->footer_len) ^
-                    (uintptr_t)h->owner;
-  return mix(_sa_dbg_options.secret ^ (uintptr_t)h ^ mix(fields));
+static uint64_t canary_of(const sa_dbg_header_t *h) {
+  return mix(_sa_dbg_options.secret ^ (uintptr_t)h);
+}
+
+/* The fields that steer the allocator (owner to footer_len, not the
+ * backtraces: damage there costs only a garbled report), each times its
+ * own odd constant, summed: independent multiplies, and a change to any
+ * one field changes the sum; keyed by the secret, then mixed. */
+static uint64_t seal_of(const sa_dbg_header_t *h) {
+  enum {
+    FIRST = offsetof(sa_dbg_header_t, owner) / 8,
+    END = offsetof(sa_dbg_header_t, seal) / 8,
+  };
+  uint64_t words[END - FIRST];
+  memcpy(words, &h->owner, sizeof(words));
+  uint64_t acc = 0;
+  for (size_t i = 0; i < END - FIRST; i++)
+    acc +=
+        (words[i] ^ _sa_dbg_options.secret) * (0x9e3779b97f4a7c15ULL + 2 * i);
+  return mix(acc ^ _sa_dbg_options.secret ^ (uintptr_t)h);
+}
+
+void _sa_dbg_seal(sa_dbg_header_t *h) {
+  h->seal = seal_of(h);
+  h->canary = canary_of(h);
+}
+
+bool _sa_dbg_header_ok(const sa_dbg_header_t *h) {
+  return h->canary == canary_of(h) && h->seal == seal_of(h);
 }
 
 /* The guard byte of a block: never 0 or 0xff (the values most often
@@ -135,13 +160,12 @@ bool _sa_dbg_poison_check(const sa_dbg_header_t *h) {
 
 void _sa_dbg_report_bad_header(const sa_dbg_header_t *h) {
   const uint8_t *user = sa_dbg_user(h);
-  uint64_t diff = h->canary ^ _sa_dbg_canary(h);
-  /* The canary is the 8 bytes before the user bytes, little-endian: its
-   * top byte is user[-1], which any underflow damages first. */
-  size_t lowest = (size_t)__builtin_ctzll(diff) / 8;
-  size_t damaged = 8 - lowest; /* diff != 0: the canary is wrong */
+  uint64_t diff = h->canary ^ canary_of(h);
+  /* The canary is the 8 bytes before the user bytes, little-endian: the
+   * lowest damaged byte is the farthest from the block. */
+  size_t damaged = diff != 0 ? 8 - (size_t)__builtin_ctzll(diff) / 8 : 0;
   segalloc_error_t err = {.address = user - damaged, .block = user};
-  if ((diff >> 56) != 0) {
+  if (diff != 0) {
     err.kind = SEGALLOC_ERR_HEAP_BUFFER_UNDERFLOW;
     err.damaged_offset = (size_t)0 - damaged;
     err.damaged_bytes = damaged;
@@ -171,7 +195,7 @@ static void report_invalid(const void *p, uint8_t *base, size_t block_size) {
   }
   uint8_t *user = user_of_block(base, block_size);
   const sa_dbg_header_t *h = (const sa_dbg_header_t *)user - 1;
-  bool known = h->canary == _sa_dbg_canary(h);
+  bool known = _sa_dbg_header_ok(h);
   err.block = user;
   err.requested_size = known ? h->size : 0;
   err.damaged_offset = (size_t)((const uint8_t *)p - user);
@@ -192,7 +216,7 @@ sa_dbg_header_t *_sa_dbg_lookup(const void *p, sa_error_kind_t freed_kind) {
     return NULL;
   }
   sa_dbg_header_t *h = (sa_dbg_header_t *)user - 1;
-  if (h->canary == _sa_dbg_canary(h)) {
+  if (_sa_dbg_header_ok(h)) {
     if (h->state == SA_DBG_LIVE)
       return h;
     segalloc_error_t err = {.kind = (segalloc_error_kind_t)freed_kind,

@@ -18,9 +18,13 @@
  * else the alignment itself, and then a dbg_lead_t at base records it.
  *
  * Invariants (checked by segalloc_check_heap, each break reported):
- *  - header.canary == sa_dbg_canary(header): a keyed hash of the header's
- *    address and fields, so neither a stray write nor a forged header with
- *    a fixed pattern passes.
+ *  - header.canary == a keyed hash of the header's address, and
+ *    header.seal == a keyed hash of its fields from owner to footer_len
+ *    (not the backtraces: the core reuses the first word once the block
+ *    is released, and damage there garbles only a report): _sa_dbg_header_ok.
+ *    Neither a stray write nor a header forged from a fixed pattern passes;
+ *    a wrong canary (the word next to the user bytes) means an underflow,
+ *    a wrong seal alone some other damage.
  *  - LIVE: listed in owner->live at index `slot`; every footer byte, from
  *    user + size to the end of the core block (at most SA_DBG_FOOTER_CHECK
  *    of them), equals sa_dbg_footer_byte(header).
@@ -36,13 +40,15 @@
 
 #include <pthread.h>
 
-#define SA_DBG_TRACE_DEPTH 5     /* frames kept per allocation and free */
-#define SA_DBG_REPORT_DEPTH 16   /* frames shown for the detecting call */
-#define SA_DBG_HEADER_SIZE 128   /* sizeof(dbg_header_t) */
-#define SA_DBG_FOOTER_MIN 8      /* guard bytes always past the user bytes */
-#define SA_DBG_FOOTER_CHECK 4096 /* guard bytes filled and verified, at most   \
-                                  */
-#define SA_DBG_POISON 0xfd       /* fills freed user bytes */
+#define SA_DBG_TRACE_DEPTH 5   /* frames kept per allocation */
+#define SA_DBG_FREE_DEPTH 4    /* frames kept per free */
+#define SA_DBG_REPORT_DEPTH 16 /* frames shown for the detecting call */
+#define SA_DBG_HEADER_SIZE 128 /* sizeof(dbg_header_t) */
+#define SA_DBG_FOOTER_MIN 8    /* guard bytes always past the user bytes */
+#define SA_DBG_FOOTER_CHECK                                                    \
+  4096                     /* guard bytes filled and verified, at most         \
+                            */
+#define SA_DBG_POISON 0xfd /* fills freed user bytes */
 
 typedef enum sa_dbg_state_e {
   SA_DBG_LIVE = 0x4c495645,        /* "LIVE" */
@@ -56,7 +62,7 @@ struct sa_dbg_thread_s;
  * damages it first. */
 typedef struct sa_dbg_header_s {
   const void *alloc_trace[SA_DBG_TRACE_DEPTH]; /* [0]: the allocating call */
-  const void *free_trace[SA_DBG_TRACE_DEPTH];
+  const void *free_trace[SA_DBG_FREE_DEPTH];
   struct sa_dbg_thread_s *owner; /* whose live table lists the block */
   size_t size;                   /* requested */
   uint32_t offset;               /* user - core block start */
@@ -64,6 +70,7 @@ typedef struct sa_dbg_header_s {
   uint32_t state;                /* sa_dbg_state_t */
   uint32_t alloc_tid, free_tid;
   uint32_t footer_len; /* guard bytes filled: at most SA_DBG_FOOTER_CHECK */
+  uint64_t seal;
   uint64_t canary;
 } sa_dbg_header_t;
 
@@ -113,7 +120,9 @@ extern sa_dbg_options_t _sa_dbg_options;
 void _sa_dbg_read_options(void);
 
 /* ---- block.c ---- */
-uint64_t _sa_dbg_canary(const sa_dbg_header_t *h);
+/* Sets the seal and canary after the fields changed. */
+void _sa_dbg_seal(sa_dbg_header_t *h);
+bool _sa_dbg_header_ok(const sa_dbg_header_t *h);
 static inline uint8_t *sa_dbg_user(const sa_dbg_header_t *h) {
   return (uint8_t *)(h + 1);
 }
@@ -121,7 +130,7 @@ static inline uint8_t *sa_dbg_base(const sa_dbg_header_t *h) {
   return sa_dbg_user(h) - h->offset;
 }
 /* Lays out a debug block in the core block at `base`: lead, header fields
- * but slot/owner/canary (see _sa_dbg_live_add), junk and footer. */
+ * but slot/owner/seal (see _sa_dbg_live_add), junk and footer. */
 sa_dbg_header_t *_sa_dbg_block_init(uint8_t *base, size_t offset, size_t size,
                                     bool zeroed, const void *frame,
                                     uint32_t tid);
@@ -136,8 +145,8 @@ bool _sa_dbg_poison_check(const sa_dbg_header_t *h);
  * not: invalid-free (not a block start), `freed_kind` (a freed block),
  * heap-buffer-underflow or heap-corruption (a damaged header). */
 sa_dbg_header_t *_sa_dbg_lookup(const void *p, sa_error_kind_t freed_kind);
-/* Reports a header whose canary is wrong: heap-buffer-underflow when the
- * damage reaches the byte before the user bytes, else heap-corruption. */
+/* Reports a header that isn't ok: heap-buffer-underflow when its canary
+ * is damaged, else heap-corruption. */
 void _sa_dbg_report_bad_header(const sa_dbg_header_t *h);
 
 /* ---- registry.c ---- */
@@ -154,11 +163,16 @@ static inline sa_dbg_thread_t *sa_dbg_thread(void) {
  * out of memory. */
 bool _sa_dbg_live_add(sa_dbg_thread_t *t, sa_dbg_header_t *h);
 void _sa_dbg_live_remove(sa_dbg_thread_t *t, sa_dbg_header_t *h);
-/* Quarantines h in t (NULL: releases it at once), then releases the
- * oldest blocks above the budget. */
-void _sa_dbg_quarantine(sa_dbg_thread_t *t, sa_dbg_header_t *h);
+/* With t locked: queues h (false: out of memory), or takes out (up to
+ * `max` of) the oldest blocks while more than `budget` bytes are queued. */
+bool _sa_dbg_quarantine_push(sa_dbg_thread_t *t, sa_dbg_header_t *h);
+size_t _sa_dbg_quarantine_pop(sa_dbg_thread_t *t, size_t budget,
+                              sa_dbg_header_t **out, size_t max);
 /* Releases quarantined blocks of t until at most `budget` bytes remain. */
 void _sa_dbg_quarantine_drain(sa_dbg_thread_t *t, size_t budget);
+/* Verifies the poison of a block out of quarantine and hands it back to
+ * the core; one written after free is reported and kept out of use. */
+void _sa_dbg_release(sa_dbg_header_t *h);
 /* Calls `visit` on every registry, its lock held, walkers serialised. */
 void _sa_dbg_for_each_thread(void (*visit)(sa_dbg_thread_t *t, void *ctx),
                              void *ctx);

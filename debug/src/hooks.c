@@ -40,21 +40,40 @@ void *_sa_dbg_alloc(size_t size, size_t align, bool zero, const void *frame) {
   return sa_dbg_user(h);
 }
 
+/* Blocks a free may push out of the quarantine: steady state is one in,
+ * one out; a large block in may push out a few. */
+#define RETIRE_EVICT 8
+
+/* Quarantines h in t, locked: the blocks pushed out are in *evicted. */
+static size_t quarantine_locked(sa_dbg_thread_t *t, sa_dbg_header_t *h,
+                                bool *queued, sa_dbg_header_t **evicted) {
+  *queued = _sa_dbg_quarantine_push(t, h);
+  return _sa_dbg_quarantine_pop(t, _sa_dbg_options.quarantine_bytes, evicted,
+                                RETIRE_EVICT);
+}
+
 /* Takes a live block out of use: unlisted, poisoned and quarantined, or,
  * when its footer was damaged (`intact` false, already reported), kept out
- * of use for good. */
+ * of use for good. A thread freeing its own block takes one lock. */
 static void retire(sa_dbg_header_t *h, bool intact, const void *frame) {
   sa_dbg_thread_t *t = sa_dbg_thread();
   sa_dbg_thread_t *owner = h->owner;
+  sa_dbg_header_t *evicted[RETIRE_EVICT];
+  size_t n_evicted = 0;
+  bool queued = false;
   pthread_mutex_lock(&owner->lock);
   /* Two threads freeing the same block at once: only one finds it live. */
   bool listed = h->state == SA_DBG_LIVE && owner->live[h->slot] == (uintptr_t)h;
   if (listed) {
     _sa_dbg_live_remove(owner, h);
-    _sa_dbg_backtrace(h->free_trace, SA_DBG_TRACE_DEPTH, frame);
+    _sa_dbg_backtrace(h->free_trace, SA_DBG_FREE_DEPTH, frame);
     h->free_tid = t != NULL ? t->tid : 0;
     h->state = intact ? SA_DBG_QUARANTINED : SA_DBG_RELEASED;
-    h->canary = _sa_dbg_canary(h);
+    _sa_dbg_seal(h);
+    if (intact)
+      memset(sa_dbg_user(h), SA_DBG_POISON, h->size);
+    if (intact && owner == t)
+      n_evicted = quarantine_locked(t, h, &queued, evicted);
   }
   pthread_mutex_unlock(&owner->lock);
   if (!listed) {
@@ -68,8 +87,15 @@ static void retire(sa_dbg_header_t *h, bool intact, const void *frame) {
   }
   if (!intact)
     return;
-  memset(sa_dbg_user(h), SA_DBG_POISON, h->size);
-  _sa_dbg_quarantine(t, h);
+  if (owner != t && t != NULL) {
+    pthread_mutex_lock(&t->lock);
+    n_evicted = quarantine_locked(t, h, &queued, evicted);
+    pthread_mutex_unlock(&t->lock);
+  }
+  if (!queued)
+    _sa_dbg_release(h);
+  for (size_t i = 0; i < n_evicted; i++)
+    _sa_dbg_release(evicted[i]);
 }
 
 void _sa_dbg_free(void *p, const void *frame) {
@@ -96,7 +122,7 @@ void *_sa_dbg_realloc(void *p, size_t size, const void *frame) {
       memset(sa_dbg_user(h) + h->size, _sa_dbg_options.junk, size - h->size);
     h->size = size;
     _sa_dbg_footer_fill(h);
-    h->canary = _sa_dbg_canary(h);
+    _sa_dbg_seal(h);
     pthread_mutex_unlock(&h->owner->lock);
     return p;
   }
@@ -122,8 +148,8 @@ static sa_dbg_header_t *live_block(sa_dbg_thread_t *t, uint32_t i,
   sa_dbg_header_t *h = sa_dbg_live_at(t, i);
   if (h == NULL)
     return NULL;
-  if (h->canary == _sa_dbg_canary(h) && h->state == SA_DBG_LIVE &&
-      h->owner == t && h->slot == i)
+  if (_sa_dbg_header_ok(h) && h->state == SA_DBG_LIVE && h->owner == t &&
+      h->slot == i)
     return h;
   if (problems != NULL) {
     _sa_dbg_report_bad_header(h);
@@ -142,7 +168,7 @@ static void check_thread(sa_dbg_thread_t *t, void *ctx) {
   }
   for (size_t i = 0; i < t->ring_len; i++) {
     sa_dbg_header_t *h = t->quarantine[(t->ring_head + i) & (t->ring_cap - 1)];
-    if (h->canary != _sa_dbg_canary(h) || h->state != SA_DBG_QUARANTINED) {
+    if (!_sa_dbg_header_ok(h) || h->state != SA_DBG_QUARANTINED) {
       _sa_dbg_report_bad_header(h);
       ++*problems;
     } else if (!_sa_dbg_poison_check(h)) {

@@ -97,7 +97,7 @@ bool _sa_dbg_live_add(sa_dbg_thread_t *t, sa_dbg_header_t *h) {
   t->live_blocks++;
   h->owner = t;
   h->slot = slot;
-  h->canary = _sa_dbg_canary(h);
+  _sa_dbg_seal(h);
   return true;
 }
 
@@ -107,13 +107,11 @@ void _sa_dbg_live_remove(sa_dbg_thread_t *t, sa_dbg_header_t *h) {
   t->live_blocks--;
 }
 
-/* Verifies the poison and hands the block back to the core; a block
- * written after free is reported and kept out of use for good. */
-static void release(sa_dbg_header_t *h) {
+void _sa_dbg_release(sa_dbg_header_t *h) {
   if (!_sa_dbg_poison_check(h))
     return;
   h->state = SA_DBG_RELEASED;
-  h->canary = _sa_dbg_canary(h);
+  _sa_dbg_seal(h);
   _sa_free(sa_dbg_base(h));
 }
 
@@ -132,38 +130,37 @@ static bool ring_grow(sa_dbg_thread_t *t) {
   return true;
 }
 
-void _sa_dbg_quarantine(sa_dbg_thread_t *t, sa_dbg_header_t *h) {
-  bool queued = false;
-  if (t != NULL) {
-    pthread_mutex_lock(&t->lock);
-    if (t->ring_len < t->ring_cap || ring_grow(t)) {
-      t->quarantine[(t->ring_head + t->ring_len++) & (t->ring_cap - 1)] = h;
-      t->ring_bytes += h->size + SA_DBG_HEADER_SIZE;
-      queued = true;
-    }
-    pthread_mutex_unlock(&t->lock);
-  }
-  if (!queued) {
-    release(h);
-    return;
-  }
-  _sa_dbg_quarantine_drain(t, _sa_dbg_options.quarantine_bytes);
+bool _sa_dbg_quarantine_push(sa_dbg_thread_t *t, sa_dbg_header_t *h) {
+  if (t->ring_len == t->ring_cap && !ring_grow(t))
+    return false;
+  t->quarantine[(t->ring_head + t->ring_len++) & (t->ring_cap - 1)] = h;
+  t->ring_bytes += h->size + SA_DBG_HEADER_SIZE;
+  return true;
 }
 
-void _sa_dbg_quarantine_drain(sa_dbg_thread_t *t, size_t budget) {
-  for (;;) {
-    pthread_mutex_lock(&t->lock);
-    if (t->ring_len == 0 || t->ring_bytes <= budget) {
-      pthread_mutex_unlock(&t->lock);
-      return;
-    }
+size_t _sa_dbg_quarantine_pop(sa_dbg_thread_t *t, size_t budget,
+                              sa_dbg_header_t **out, size_t max) {
+  size_t n = 0;
+  while (n < max && t->ring_len > 0 && t->ring_bytes > budget) {
     sa_dbg_header_t *h = t->quarantine[t->ring_head];
     t->ring_head = (t->ring_head + 1) & (t->ring_cap - 1);
     t->ring_len--;
     t->ring_bytes -= h->size + SA_DBG_HEADER_SIZE;
-    pthread_mutex_unlock(&t->lock);
-    release(h);
+    out[n++] = h;
   }
+  return n;
+}
+
+void _sa_dbg_quarantine_drain(sa_dbg_thread_t *t, size_t budget) {
+  sa_dbg_header_t *out[16];
+  size_t n;
+  do {
+    pthread_mutex_lock(&t->lock);
+    n = _sa_dbg_quarantine_pop(t, budget, out, 16);
+    pthread_mutex_unlock(&t->lock);
+    for (size_t i = 0; i < n; i++)
+      _sa_dbg_release(out[i]);
+  } while (n == 16);
 }
 
 void _sa_dbg_for_each_thread(void (*visit)(sa_dbg_thread_t *t, void *ctx),

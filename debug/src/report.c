@@ -125,7 +125,7 @@ void _sa_dbg_report(const segalloc_error_t *err, const sa_dbg_header_t *h,
       print_trace("allocated", h->alloc_tid, h->alloc_trace,
                   SA_DBG_TRACE_DEPTH);
     if (h->state != SA_DBG_LIVE)
-      print_trace("freed", h->free_tid, h->free_trace, SA_DBG_TRACE_DEPTH);
+      print_trace("freed", h->free_tid, h->free_trace, SA_DBG_FREE_DEPTH);
   }
   if (err->kind == SEGALLOC_ERR_LEAK)
     return;
