@@ -173,7 +173,7 @@ Test(underflow, eight_bytes_before_an_aligned_block) {
 }
 
 Test(corruption, header_damaged_but_not_next_to_the_block) {
-  block_t b = {segalloc_malloc(32), 32, -40}; /* the header's slot field */
+  block_t b = {segalloc_malloc(32), 32, -40}; /* the header's offset field */
   death_result_t r = run(write_then_free, &b);
   death_assert_report(&r, "heap-corruption", NULL);
   assert_output_has(&r, "header of the block");
