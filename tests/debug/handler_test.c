@@ -1,42 +1,17 @@
 /* The error handler (segalloc_set_error_handler): each misuse reaches it
  * once, with the kind, addresses, size and damage; the program continues,
  * and a damaged block is never handed out again. */
-#include "segalloc_debug.h"
+#include "tests/debug/capture.h"
 #include "tests/test_util.h"
-
-#define MAX_SEEN 16
-
-typedef struct seen_s {
-  size_t count;
-  segalloc_error_t errors[MAX_SEEN];
-} seen_t;
-
-static seen_t seen;
-
-static void record(const segalloc_error_t *err, void *ctx) {
-  seen_t *s = ctx;
-  if (s->count < MAX_SEEN)
-    s->errors[s->count] = *err;
-  s->count++;
-}
-
-static void capture_start(void) {
-  memset(&seen, 0, sizeof(seen));
-  segalloc_set_error_handler(record, &seen);
-}
-
-static void capture_stop(void) {
-  segalloc_set_error_handler(NULL, NULL);
-}
 
 TestSuite(handler, .init = capture_start, .fini = capture_stop);
 
 /* Exactly one error of `kind` at `address` was seen; returns it. */
 static const segalloc_error_t *expect_one(segalloc_error_kind_t kind,
                                           const void *address) {
-  cr_assert_eq(seen.count, 1, "expected 1 error (%s), saw %zu",
-               segalloc_error_kind_name(kind), seen.count);
-  const segalloc_error_t *e = &seen.errors[0];
+  cr_assert_eq(captured.count, 1, "expected 1 error (%s), saw %zu",
+               segalloc_error_kind_name(kind), captured.count);
+  const segalloc_error_t *e = &captured.errors[0];
   cr_assert_eq(e->kind, kind, "kind %s, expected %s",
                segalloc_error_kind_name(e->kind),
                segalloc_error_kind_name(kind));
@@ -80,7 +55,7 @@ Test(handler, overflow_details_and_the_block_is_not_reused) {
   }
   for (int i = 0; i < 64; i++)
     segalloc_free(again[i]);
-  cr_assert_eq(seen.count, 1);
+  cr_assert_eq(captured.count, 1);
   heap_assert_ok();
 }
 
@@ -95,7 +70,7 @@ Test(handler, underflow_details) {
   cr_assert_eq(e->damaged_offset, (size_t)-3);
   p[-3] ^= 0xff; /* repaired: the block is whole again and can go */
   segalloc_free(p);
-  cr_assert_eq(seen.count, 1);
+  cr_assert_eq(captured.count, 1);
 }
 
 Test(handler, double_free_then_the_program_goes_on) {
@@ -108,7 +83,7 @@ Test(handler, double_free_then_the_program_goes_on) {
   cr_assert_not_null(q);
   segalloc_free(q);
   heap_assert_ok();
-  cr_assert_eq(seen.count, 1);
+  cr_assert_eq(captured.count, 1);
 }
 
 Test(handler, invalid_frees_are_ignored) {
@@ -116,17 +91,17 @@ Test(handler, invalid_frees_are_ignored) {
   int local;
   segalloc_free(p + 32);
   expect_one(SEGALLOC_ERR_INVALID_FREE, p + 32);
-  cr_assert_eq(seen.errors[0].block, p);
-  cr_assert_eq(seen.errors[0].requested_size, 64);
-  cr_assert_eq(seen.errors[0].damaged_offset, 32);
-  seen.count = 0;
+  cr_assert_eq(captured.errors[0].block, p);
+  cr_assert_eq(captured.errors[0].requested_size, 64);
+  cr_assert_eq(captured.errors[0].damaged_offset, 32);
+  captured.count = 0;
   segalloc_free(&local);
   expect_one(SEGALLOC_ERR_INVALID_FREE, &local);
-  cr_assert_null(seen.errors[0].block);
+  cr_assert_null(captured.errors[0].block);
   /* The block itself is untouched and still live. */
   cr_assert_eq(segalloc_usable_size(p), 64);
   segalloc_free(p);
-  cr_assert_eq(seen.count, 1);
+  cr_assert_eq(captured.count, 1);
   heap_assert_ok();
 }
 
@@ -155,7 +130,7 @@ Test(handler, use_after_free_details) {
     cr_assert_neq(q, p);
     segalloc_free(q);
   }
-  cr_assert_eq(seen.count, 1);
+  cr_assert_eq(captured.count, 1);
 }
 
 Test(handler, freed_memory_reads_as_poison_and_new_memory_as_junk) {
@@ -170,7 +145,7 @@ Test(handler, freed_memory_reads_as_poison_and_new_memory_as_junk) {
   for (int i = 0; i < 64; i++)
     cr_assert_eq(z[i], 0);
   segalloc_free(z);
-  cr_assert_eq(seen.count, 0);
+  cr_assert_eq(captured.count, 0);
 }
 
 Test(handler, usable_size_is_the_requested_size) {
@@ -180,5 +155,5 @@ Test(handler, usable_size_is_the_requested_size) {
     cr_assert_eq(segalloc_usable_size(p), sizes[i]);
     segalloc_free(p);
   }
-  cr_assert_eq(seen.count, 0);
+  cr_assert_eq(captured.count, 0);
 }

@@ -2,36 +2,11 @@
  * visits exactly the live blocks; segalloc_check_heap finds a damaged live
  * block, a quarantined block written after free, and damaged page
  * metadata; segalloc_leak_check lists what is still allocated. */
-#include "segalloc_debug.h"
+#include "tests/debug/capture.h"
 #include "tests/test_util.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
-
-typedef struct found_s {
-  size_t count;
-  segalloc_error_kind_t first_kind;
-  const void *first_address;
-} found_t;
-
-static found_t found;
-
-static void record(const segalloc_error_t *err, void *ctx) {
-  found_t *f = ctx;
-  if (f->count++ == 0) {
-    f->first_kind = err->kind;
-    f->first_address = err->address;
-  }
-}
-
-static void capture_start(void) {
-  memset(&found, 0, sizeof(found));
-  segalloc_set_error_handler(record, &found);
-}
-
-static void capture_stop(void) {
-  segalloc_set_error_handler(NULL, NULL);
-}
 
 TestSuite(walk, .init = capture_start, .fini = capture_stop);
 
@@ -94,7 +69,7 @@ Test(walk, visits_exactly_the_live_blocks) {
   for (int i = 1; i < BLOCKS; i += 2)
     segalloc_free(v.ptrs[i]);
   cr_assert_eq(segalloc_walk_heap(match, &v), base);
-  cr_assert_eq(found.count, 0);
+  cr_assert_eq(captured.count, 0);
 }
 
 static int stop_at_once(void *ptr, size_t size, const void *site, void *ctx) {
@@ -119,20 +94,20 @@ Test(walk, check_finds_a_damaged_live_block) {
   unsigned char saved = p[52];
   p[52] = (unsigned char)~saved;
   cr_assert_geq(segalloc_check_heap(), 1);
-  cr_assert_eq(found.first_kind, SEGALLOC_ERR_HEAP_BUFFER_OVERFLOW);
-  cr_assert_eq(found.first_address, p + 52);
+  cr_assert_eq(captured.errors[0].kind, SEGALLOC_ERR_HEAP_BUFFER_OVERFLOW);
+  cr_assert_eq(captured.errors[0].address, p + 52);
   p[52] = saved;
-  found.count = 0;
+  captured.count = 0;
   unsigned char header = q[-40];
   q[-40] = (unsigned char)~header;
   cr_assert_geq(segalloc_check_heap(), 1);
-  cr_assert_eq(found.first_kind, SEGALLOC_ERR_HEAP_CORRUPTION);
+  cr_assert_eq(captured.errors[0].kind, SEGALLOC_ERR_HEAP_CORRUPTION);
   q[-40] = header;
-  found.count = 0;
+  captured.count = 0;
   cr_assert_eq(segalloc_check_heap(), 0, "repaired, the heap is whole");
   segalloc_free(p);
   segalloc_free(q);
-  cr_assert_eq(found.count, 0);
+  cr_assert_eq(captured.count, 0);
 }
 
 Test(walk, check_finds_a_quarantined_block_written_after_free) {
@@ -141,13 +116,13 @@ Test(walk, check_finds_a_quarantined_block_written_after_free) {
   cr_assert_eq(segalloc_check_heap(), 0);
   p[1999] = 'x';
   cr_assert_geq(segalloc_check_heap(), 1);
-  cr_assert_eq(found.first_kind, SEGALLOC_ERR_USE_AFTER_FREE);
-  cr_assert_eq(found.first_address, p + 1999);
+  cr_assert_eq(captured.errors[0].kind, SEGALLOC_ERR_USE_AFTER_FREE);
+  cr_assert_eq(captured.errors[0].address, p + 1999);
   p[1999] = 0xfd; /* the poison again: nothing left to find */
-  found.count = 0;
+  captured.count = 0;
   cr_assert_eq(segalloc_check_heap(), 0);
   segalloc_flush_quarantine();
-  cr_assert_eq(found.count, 0);
+  cr_assert_eq(captured.count, 0);
 }
 
 /* Corrupts the core's free list through a released block (a late write
@@ -253,8 +228,9 @@ Test(walk, concurrent_with_allocating_threads, .timeout = 60) {
     pthread_join(threads[t], NULL);
   for (int i = 0; i < SLOTS; i++)
     segalloc_free(atomic_exchange(&shared[i], NULL));
-  cr_assert_eq(found.count, 0, "false report: %s at %p",
-               segalloc_error_kind_name(found.first_kind), found.first_address);
+  cr_assert_eq(captured.count, 0, "false report: %s at %p",
+               segalloc_error_kind_name(captured.errors[0].kind),
+               captured.errors[0].address);
   heap_assert_ok();
   size_t n = 0;
   segalloc_walk_heap(count_block, &n);

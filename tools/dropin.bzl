@@ -1,0 +1,28 @@
+"""The drop-in builds of segalloc, made the same way for each variant."""
+
+load("@rules_cc//cc:defs.bzl", "cc_binary", "cc_library")
+load("//tools:copts.bzl", "SEGALLOC_ALLOC_COPTS")
+
+def segalloc_dropin(name, prefixed):
+    """Over a prefixed-API library, the drop-in builds of it.
+
+    `name`: a static library that also defines malloc, free, ... (the
+    standard names, alloc/src/override.c). `lib<name>.so`: the same, for
+    LD_PRELOAD. --as-needed drops the libstdc++ that Bazel's toolchain
+    links by default: a C allocator preloaded into every process must not
+    drag it in.
+    """
+    cc_library(
+        name = name,
+        srcs = ["//alloc:src/override.c"],
+        copts = SEGALLOC_ALLOC_COPTS,
+        alwayslink = 1,
+        linkstatic = 1,
+        deps = [prefixed],
+    )
+    cc_binary(
+        name = "lib" + name + ".so",
+        linkopts = ["-Wl,--as-needed"],
+        linkshared = 1,
+        deps = [":" + name],
+    )
