@@ -12,7 +12,9 @@
 # RUNS=k repeats each measurement k times (fuzzing is random). SEEDS=none
 # starts from a single empty program instead of corpus/ (the seeds alone
 # catch some bugs at once; this measures the fuzzing). Crashing inputs are
-# kept in fuzz/findings/bug_hunt/.
+# kept in fuzz/findings/bug_hunt/. Each one is replayed on the unmodified
+# allocator (bug 0): a time marked "!" crashed there too, i.e. it is not
+# the injected bug (a harness or allocator problem: look at it).
 #
 # The allocator decides what each SEGALLOC_INJECT_BUG value breaks; this
 # script refuses to run while alloc/ doesn't mention the macro (every
@@ -47,6 +49,9 @@ seeds() {
   fi
 }
 results=()
+# The unmodified allocator, to tell the injected bug from anything else.
+control=$(SEGALLOC_CFLAGS="" build_engine libfuzzer "$OUT_BASE/hunt0-libfuzzer") ||
+  exit 2
 
 # hunt ENGINE BIN TARGET LABEL: prints seconds to first crash, or "none".
 hunt() {
@@ -68,7 +73,9 @@ hunt() {
   t1=$(now)
   if [[ -e ${found[0]} ]]; then
     cp "${found[0]}" "$keep/$label"
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }'
+    local mark=""
+    "$control/$target" "$keep/$label" >"$run/control.log" 2>&1 || mark="!"
+    awk -v a="$t0" -v b="$t1" -v m="$mark" 'BEGIN { printf "%.1f%s\n", b - a, m }'
   else
     echo none
   fi
