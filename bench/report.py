@@ -121,7 +121,12 @@ def build_cells(rows, workloads, allocs):
                 continue
             bad = []
             for s, _, _, h, _ in c.runs:
-                if s != "ok":
+                if s == "timeout-skipped":  # timed out in an earlier round
+                    bad.append("timeout, later rounds skipped")
+                elif s == "timeout":
+                    bad.append("timeout, later rounds skipped"
+                               if len(c.runs) > 1 else "timeout")
+                elif s != "ok":
                     bad.append(s)
                 elif h != ref:
                     bad.append("wrong output")
@@ -434,9 +439,9 @@ def verdict(cells, workloads, allocs, skipped, load=None, nproc=None):
                 "%s/%s ±%s" % (w, a, fmt_pct(x)) for x, w, a in noisy[:5])))
     if load is not None and nproc and load > 0.5 * nproc:
         out.append(
-            "- The machine was busy when the run started (load average %.2f "
-            "on %d CPUs): other jobs shared it, so expect extra noise, worst "
-            "on the %d-thread workloads." % (load, nproc, nproc))
+            "- The machine was busy (1-minute load average up to %.2f on %d "
+            "CPUs, at start or end): other jobs shared it, so expect extra "
+            "noise, worst on the %d-thread workloads." % (load, nproc, nproc))
     return "\n".join(out)
 
 
@@ -555,8 +560,8 @@ def main():
     rounds = max((int(r["round"]) for r in rows), default=0)
     load = nproc = None
     for m in meta:
-        if m.startswith("load average at start: "):
-            load = float(m.split(": ")[1].split()[0])
+        if m.startswith("load average at "):  # the higher of start and end
+            load = max(load or 0.0, float(m.split(": ")[1].split()[0]))
         if m.startswith("cpu: ") and "nproc " in m:
             nproc = int(m.rsplit("nproc ", 1)[1])
     stem = os.path.splitext(os.path.basename(args.md))[0]
