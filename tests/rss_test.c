@@ -83,12 +83,8 @@ static void burst_and_check(size_t min, size_t max, size_t kept) {
   heap_assert_ok();
 }
 
-/* KNOWN ALLOCATOR BUG (fails; reported, alloc/ is not ours to fix): after
- * all 200 MB are freed, RSS stays ~80 MiB up. segalloc_print_stats then
- * shows 17 mapped segments holding 0 blocks: each small class keeps one
- * empty page (page.c, _sa_page_after_local_free), that page keeps its
- * 4 MiB segment alive, and the segment's other released small pages are
- * never purged (segment.c, _sa_page_release purges medium pages only). */
+/* Once failed: each small class's kept empty page held its 4 MiB segment,
+ * whose other released pages were never purged (now they are). */
 Test(rss, small_blocks_given_back) {
   burst_and_check(16, 8 * KiB, SEGMENT_CACHE_BYTES + SLACK);
 }
@@ -97,9 +93,8 @@ Test(rss, medium_blocks_given_back) {
   burst_and_check(8 * KiB, 64 * KiB, SEGMENT_CACHE_BYTES + SLACK);
 }
 
-/* KNOWN ALLOCATOR BUG (fails; reported): the same cause as above: each of
- * the 16 large classes keeps its empty page, which is a whole 4 MiB
- * segment, fully resident: ~45 MiB stay after all is freed. */
+/* Once failed: each of the 16 large classes kept its empty page, a whole
+ * resident 4 MiB segment (now kept only while large blocks are in use). */
 Test(rss, large_blocks_given_back) {
   burst_and_check(64 * KiB, MiB, SEGMENT_CACHE_BYTES + SLACK);
 }

@@ -156,8 +156,9 @@ void _sa_page_release(sa_heap_t *heap, sa_page_t *page) {
     SA_LIST_PUSH(heap->avail[seg->kind], seg, avail_next, avail_prev);
   if (--seg->pages_in_use == 0) {
     segment_release(heap, seg);
-  } else if (seg->kind == SA_SEGMENT_MEDIUM) {
-    /* A medium page is big enough to be worth a syscall to give back. */
+  } else {
+    /* The segment stays for its other pages: give this one's memory back
+     * (pages are released only once they empty, so this is rare). */
     size_t os_page = _sa_os_page_size();
     uint8_t *start =
         (uint8_t *)(((uintptr_t)area + os_page - 1) & ~(os_page - 1));
