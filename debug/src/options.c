@@ -10,7 +10,7 @@
 
 sa_dbg_options_t _sa_dbg_options = {
     .abort_on_error = true,
-    .quarantine_bytes = (size_t)16 << 20,
+    .quarantine_bytes = (size_t)4 << 20, /* per thread */
     .junk = 0xbe,
 };
 
