@@ -26,6 +26,9 @@
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* Optional, as for the engines, which call it once before the first input;
+ * here it runs before the first fork, so its work is done once. */
+int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 
 static size_t passed, failed;
 
@@ -137,6 +140,8 @@ static void run_dir(const char *dir) {
 int main(int argc, char **argv) {
   const char *r = getenv("SF_REPEAT");
   repeat = r ? strtol(r, NULL, 10) : 0;
+  if (LLVMFuzzerInitialize != NULL)
+    LLVMFuzzerInitialize(&argc, &argv);
   for (int i = 1; i < argc; i++) {
     struct stat st;
     if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode))

@@ -473,8 +473,11 @@ static void do_aligned(sf_model_t *m, const sf_op_t *op, size_t index) {
   /* Alignments the allocator may refuse (its limit is not public). */
   int huge_align = al > ((size_t)1 << 28);
   size_t need = size;
-  if (fn == SF_AL_PVALLOC) /* pvalloc rounds the size up to a page */
+  /* pvalloc rounds the size up to a page; segalloc makes pvalloc(0) a
+   * whole page too (glibc: a minimal block), in both builds. */
+  if (fn == SF_AL_PVALLOC)
     need = size > SIZE_MAX - (page - 1) ? SIZE_MAX
+           : size == 0                  ? page
                                         : (size + page - 1) & ~(page - 1);
   int fails = op->must_fail || need >= SF_IMPOSSIBLE;
 

@@ -101,6 +101,9 @@ void sf_decode(const uint8_t *data, size_t size, sf_program_t *out);
 
 const char *sf_op_name(const sf_op_t *op);
 
+/* The engines' optional start-up hook: measures the sizes (below). */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
 /* Sizes measured from the allocator (sf_sizes.c). Computed once, on first
  * use, before any input's baseline is taken; they depend only on the
  * allocator, so no state leaks from one input into the next. */
