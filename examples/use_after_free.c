@@ -1,7 +1,7 @@
 /* A write through a dangling pointer: a session is closed (freed), then
  * its request counter is bumped, and the server goes on serving. Plain
  * malloc doesn't notice. The segalloc debug build fills freed blocks with
- * poison and keeps them in a quarantine (SEGALLOC_QUARANTINE_BYTES, 16 MiB
+ * poison and keeps them in a quarantine (SEGALLOC_QUARANTINE_BYTES, 4 MiB
  * per thread by default) instead of reusing them; when the freed session
  * leaves the quarantine, its poison is checked and the write is reported
  * as "use-after-free", with the block's allocation and free backtraces.
