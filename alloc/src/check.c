@@ -118,8 +118,16 @@ static void walk_segment(walk_t *walk, sa_segment_t *seg) {
   uint32_t in_use = 0;
   for (uint32_t i = 0; i < seg->page_count; i++) {
     sa_page_t *page = &seg->pages[i];
-    if (!page->in_use)
+    if (!page->in_use) {
+      if (page->dirty && seg->pages_in_use != 0 &&
+          seg->pages_in_use <= seg->page_count / 4) {
+        _sa_message("check: page %p: free but not purged in a mostly "
+                    "empty segment",
+                    (void *)page);
+        walk->problems++;
+      }
       continue;
+    }
     in_use++;
     scan_page(seg, page, &scan);
     walk->problems += scan.problems;

@@ -146,25 +146,35 @@ uint8_t *_sa_page_end(const sa_segment_t *seg, const sa_page_t *page) {
   return (uint8_t *)seg + (index << seg->page_shift);
 }
 
+/* Gives the memory of the segment's released pages back to the OS. */
+static void segment_purge(sa_segment_t *seg) {
+  size_t os_page = _sa_os_page_size();
+  for (uint32_t i = 0; i < seg->page_count; i++) {
+    sa_page_t *page = &seg->pages[i];
+    if (page->in_use || !page->dirty)
+      continue;
+    uint8_t *start =
+        (uint8_t *)(((uintptr_t)page->area + os_page - 1) & ~(os_page - 1));
+    _sa_os_purge(start, (size_t)(_sa_page_end(seg, page) - start));
+    page->dirty = 0;
+  }
+}
+
 void _sa_page_release(sa_heap_t *heap, sa_page_t *page) {
   sa_segment_t *seg = sa_segment_of(page);
   uint8_t *area = page->area;
   bool was_full = seg->pages_in_use == seg->page_count;
   memset(page, 0, sizeof(*page));
   page->area = area;
+  page->dirty = 1;
   if (was_full)
     SA_LIST_PUSH(heap->avail[seg->kind], seg, avail_next, avail_prev);
-  if (--seg->pages_in_use == 0) {
+  /* A busy segment reuses its released pages soon, as they are; one that
+   * is mostly empty gives them back (all pages free: see segment_release). */
+  if (--seg->pages_in_use == 0)
     segment_release(heap, seg);
-  } else {
-    /* The segment stays for its other pages: give this one's memory back
-     * (pages are released only once they empty, so this is rare). */
-    size_t os_page = _sa_os_page_size();
-    uint8_t *start =
-        (uint8_t *)(((uintptr_t)area + os_page - 1) & ~(os_page - 1));
-    uint8_t *end = _sa_page_end(seg, page);
-    _sa_os_purge(start, (size_t)(end - start));
-  }
+  else if (seg->pages_in_use <= seg->page_count / 4)
+    segment_purge(seg);
 }
 
 /* Collects remote frees and frees the pages that turn out empty; true

@@ -92,7 +92,9 @@ struct sa_heap_s;
  *    first `capacity`; |remote_free| <= used (remote frees are counted as
  *    used until the owner collects them).
  *  - in_full == 1 exactly when the page is in its heap's full list rather
- *    than the queue of its class. */
+ *    than the queue of its class.
+ *  - dirty == 0 for a page not in use in a segment with at most a quarter
+ *    of its pages in use (segment.c purges them). */
 typedef struct sa_page_s {
   sa_block_t *free; /* owner thread only */
   uint32_t used;
@@ -105,6 +107,7 @@ typedef struct sa_page_s {
   uint8_t size_class;
   uint8_t in_use;
   uint8_t has_aligned; /* may hold interior pointers */
+  uint8_t dirty;       /* released, its memory not yet given back */
   _Atomic(bool) in_full;
 } sa_page_t;
 
