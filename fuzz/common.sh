@@ -23,7 +23,8 @@ seed_dir() { echo "$ROOT/corpus/${1#fuzz_}"; }
 #   libfuzzer-nosan  clang -fsanitize=fuzzer, no sanitizers (faster)
 #   afl              afl-clang-fast + AFL++'s libFuzzer driver, ASan + UBSan
 #   afl-nosan        afl-clang-fast, no sanitizers
-# SEGALLOC_CFLAGS (e.g. -DSEGALLOC_INJECT_BUG=1) passes through.
+# SEGALLOC_CFLAGS (e.g. -DSEGALLOC_INJECT_BUG=1) passes through. Fails when
+# fuzz/build.sh does.
 build_engine() {
   local engine=$1 out=${2:-$OUT_BASE/$1}
   local san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
@@ -44,7 +45,7 @@ build_engine() {
   *)
     echo "unknown engine '$engine'" >&2
     return 2 ;;
-  esac >&2
+  esac >&2 || return 1
   echo "$out"
 }
 

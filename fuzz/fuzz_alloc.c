@@ -12,17 +12,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  /* Heap, not static: no state survives from one input to the next. */
-  sf_program_t *prog = malloc(sizeof *prog);
+  sf_program_t *prog = sf_decode_new(data, size);
   if (prog == NULL)
     return 0;
-  sf_decode(data, size, prog);
-
-  sf_intervals_t iv = {.lock = NULL, .count = 0};
+  sf_intervals_t iv;
   sf_model_t m;
-  sf_model_init(&m, 0, &iv, NULL);
-  m.exact_stats = 1;
-  sf_baseline(&m);
+  sf_model_single(&m, &iv, NULL);
   for (size_t i = 0; i < prog->count; i++)
     sf_exec(&m, &prog->ops[i], i);
   sf_verify_all(&m, prog->count);

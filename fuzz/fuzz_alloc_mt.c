@@ -47,14 +47,13 @@ static void *worker(void *arg) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  sf_program_t *prog = malloc(sizeof *prog);
+  sf_program_t *prog = sf_decode_new(data, size);
   run_t *run = malloc(sizeof *run);
   if (prog == NULL || run == NULL) {
     free(prog);
     free(run);
     return 0;
   }
-  sf_decode(data, size, prog);
   run->prog = prog;
   unsigned n = prog->threads;
 

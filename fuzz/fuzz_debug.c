@@ -13,18 +13,14 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  sf_program_t *prog = malloc(sizeof *prog);
+  sf_program_t *prog = sf_decode_new(data, size);
   if (prog == NULL)
     return 0;
-  sf_decode(data, size, prog);
-
   sf_reports_t reports;
   sf_capture_start(&reports);
-  sf_intervals_t iv = {.lock = NULL, .count = 0};
+  sf_intervals_t iv;
   sf_model_t m;
-  sf_model_init(&m, 0, &iv, &sf_debug_hooks);
-  m.exact_stats = 1;
-  sf_baseline(&m);
+  sf_model_single(&m, &iv, &sf_debug_hooks);
   size_t base_walk = sf_walk_count();
   for (size_t i = 0; i < prog->count; i++) {
     sf_exec(&m, &prog->ops[i], i);

@@ -122,7 +122,7 @@ static const sf_hooks_t misuse_hooks = {
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  sf_program_t *prog = malloc(sizeof *prog);
+  sf_program_t *prog = sf_decode_new(data, size);
   misuse_ctx_t *ctx = calloc(1, sizeof *ctx);
   if (prog == NULL || ctx == NULL) {
     free(prog);
@@ -130,14 +130,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
   current = ctx;
-  sf_decode(data, size, prog);
-
   sf_capture_start(&ctx->reports);
-  sf_intervals_t iv = {.lock = NULL, .count = 0};
+  sf_intervals_t iv;
   sf_model_t m;
-  sf_model_init(&m, 0, &iv, &misuse_hooks);
-  m.exact_stats = 1;
-  sf_baseline(&m);
+  sf_model_single(&m, &iv, &misuse_hooks);
   size_t i = 0;
   for (; i < prog->count && !m.stop; i++) {
     sf_exec(&m, &prog->ops[i], i);

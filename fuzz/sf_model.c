@@ -237,6 +237,15 @@ void sf_model_init(sf_model_t *m, unsigned table, sf_intervals_t *iv,
   m->hooks = hooks ? hooks : &none;
 }
 
+void sf_model_single(sf_model_t *m, sf_intervals_t *iv,
+                     const sf_hooks_t *hooks) {
+  iv->lock = NULL;
+  iv->count = 0;
+  sf_model_init(m, 0, iv, hooks);
+  m->exact_stats = 1;
+  sf_baseline(m);
+}
+
 void sf_verify_block(const sf_model_t *m, unsigned slot, size_t index,
                      const char *what) {
   const sf_block_t *b = &m->slots[slot];

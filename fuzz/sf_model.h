@@ -58,6 +58,11 @@ typedef struct sf_model_s {
 void sf_model_init(sf_model_t *m, unsigned table, sf_intervals_t *iv,
                    const sf_hooks_t *hooks);
 
+/* Sets up the only table of a single-threaded input: its own interval set
+ * `iv`, exact stats; takes the baseline. */
+void sf_model_single(sf_model_t *m, sf_intervals_t *iv,
+                     const sf_hooks_t *hooks);
+
 /* Runs one op; `index` is its position in the program (for messages). */
 void sf_exec(sf_model_t *m, const sf_op_t *op, size_t index);
 

@@ -2,6 +2,7 @@
 #include "sf_ops.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct reader_s {
@@ -167,6 +168,13 @@ void sf_decode(const uint8_t *data, size_t size, sf_program_t *out) {
       break;
     out->ops[out->count++] = op;
   }
+}
+
+sf_program_t *sf_decode_new(const uint8_t *data, size_t size) {
+  sf_program_t *prog = malloc(sizeof *prog);
+  if (prog != NULL)
+    sf_decode(data, size, prog);
+  return prog;
 }
 
 /* Every target links this file: libFuzzer, AFL++'s driver and

@@ -99,6 +99,10 @@ typedef struct sf_program_s {
 /* Decodes `data`; never fails. */
 void sf_decode(const uint8_t *data, size_t size, sf_program_t *out);
 
+/* The same into a new program on the heap (free() it): not static, so no
+ * state survives from one input to the next. NULL when out of memory. */
+sf_program_t *sf_decode_new(const uint8_t *data, size_t size);
+
 const char *sf_op_name(const sf_op_t *op);
 
 /* The engines' optional start-up hook: measures the sizes (below). */

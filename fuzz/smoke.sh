@@ -2,12 +2,18 @@
 # CI smoke campaign: builds every target for libFuzzer and AFL++ (both with
 # ASan+UBSan), fuzzes each for SECONDS (default 60), starting from corpus/.
 # Any finding fails the run; its input is saved as
-# fuzz/findings/smoke/<engine>-<target>-<name> with a replay command.
+# fuzz/findings/smoke/<engine>-<target>-<name>, and printed in base64 with
+# a replay command (a CI log outlives the CI machine).
 #
 #   fuzz/smoke.sh [SECONDS]
 #
-# Not part of `bazel test //...` (too slow for every CI run): the Bazel
-# tests only replay corpus/.
+# Every campaign counts as one test. The counts go, as the last line, to
+# stdout and to fuzz/out/smoke/summary ("N passed, N failed", one line per
+# campaign before it): .ci/run has tools/test_summary.py add them to the
+# Bazel tests' totals (SEGALLOC_SMOKE_SUMMARY).
+#
+# Not part of `bazel test //...` (minutes of fuzzing): the Bazel tests only
+# replay corpus/.
 set -uo pipefail
 # shellcheck source=fuzz/common.sh
 source "$(dirname "$0")/common.sh"
@@ -15,13 +21,34 @@ source "$(dirname "$0")/common.sh"
 seconds=${1:-60}
 saved=$FINDINGS/smoke
 work=$OUT_BASE/smoke
+summary_file=$work/summary
 rm -rf "$work"
 mkdir -p "$saved" "$work"
-
-lf=$(build_engine libfuzzer) || exit 2
-afl_out=$(build_engine afl) || exit 2
+passed=0
 failures=0
 summary=()
+
+# finish: prints the per-campaign lines and the counts, also to the summary
+# file, and exits non-zero on any failure.
+finish() {
+  summary+=("$passed passed, $failures failed")
+  printf '%s\n' "${summary[@]}" | tee "$summary_file"
+  if [[ $failures -gt 0 ]]; then
+    echo "smoke: $failures campaign(s) failed; inputs in $saved" >&2
+    exit 1
+  fi
+}
+
+# A build that fails is a failed campaign for each engine.
+lf=$(build_engine libfuzzer) || {
+  failures=$((failures + 1))
+  summary+=("FAIL libfuzzer: build failed (fuzz/build.sh)")
+}
+afl_out=$(build_engine afl) || {
+  failures=$((failures + 1))
+  summary+=("FAIL afl: build failed (fuzz/build.sh)")
+}
+[[ $failures -gt 0 ]] && finish
 
 report() { # ENGINE TARGET FILE...
   local engine=$1 target=$2 f dest
@@ -31,7 +58,19 @@ report() { # ENGINE TARGET FILE...
     cp "$f" "$dest"
     echo "FINDING ($engine, $target): $dest"
     echo "  replay: $lf/$target $dest"
+    echo "  base64: $(base64 -w0 "$dest")"
   done
+}
+
+# outcome ENGINE TARGET FAILED DETAIL: one summary line.
+outcome() {
+  if [[ $3 == 1 ]]; then
+    failures=$((failures + 1))
+    summary+=("FAIL $1 $2 ($4)")
+  else
+    passed=$((passed + 1))
+    summary+=("ok   $1 $2 ($4)")
+  fi
 }
 
 for target in $(all_targets); do
@@ -46,12 +85,11 @@ for target in $(all_targets); do
     grep -o '[0-9]*$')
   arts=("$work/lf-art-$target"/*)
   if [[ $rc -ne 0 || -e ${arts[0]} ]]; then
-    failures=$((failures + 1))
-    summary+=("FAIL libfuzzer $target (exit $rc, $execs exec/s)")
+    outcome libfuzzer "$target" 1 "exit $rc, ${execs:-?} exec/s"
     [[ -e ${arts[0]} ]] && report libfuzzer "$target" "${arts[@]}"
-    grep -m3 -E 'segalloc|ERROR|SUMMARY' "$work/lf-$target.log"
+    grep -m3 -E 'segalloc|ERROR|SUMMARY|runtime error' "$work/lf-$target.log"
   else
-    summary+=("ok   libfuzzer $target ($execs exec/s)")
+    outcome libfuzzer "$target" 0 "$execs exec/s"
   fi
 
   # AFL++: one instance, stopping at the first crash.
@@ -63,20 +101,14 @@ for target in $(all_targets); do
   execs=$(awk '/^execs_per_sec/ { print $3 }' "$stats" 2>/dev/null)
   crashes=("$work/afl-$target"/default/crashes/id*)
   if [[ ! -f $stats ]]; then
-    failures=$((failures + 1))
-    summary+=("FAIL afl $target (did not run, see $work/afl-$target.log)")
+    outcome afl "$target" 1 "did not run, see $work/afl-$target.log"
+    tail -5 "$work/afl-$target.log"
   elif [[ -e ${crashes[0]} ]]; then
-    failures=$((failures + 1))
-    summary+=("FAIL afl $target (${#crashes[@]} crash(es), $execs exec/s)")
+    outcome afl "$target" 1 "${#crashes[@]} crash(es), $execs exec/s"
     report afl "$target" "${crashes[@]}"
   else
-    summary+=("ok   afl $target ($execs exec/s)")
+    outcome afl "$target" 0 "$execs exec/s"
   fi
 done
 
-printf '%s\n' "${summary[@]}"
-if [[ $failures -gt 0 ]]; then
-  echo "smoke: $failures campaign(s) found something; inputs in $saved"
-  exit 1
-fi
-echo "smoke: no findings"
+finish

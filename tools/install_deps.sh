@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages segalloc needs, only those that are missing.
-# Usage: tools/install_deps.sh [package...]   (default: the list below)
+# Usage: tools/install_deps.sh [--fuzz] [package...]   (default: the list below)
+#   --fuzz (or CI set in the environment): also the fuzzing toolchain
+#   (fuzz/smoke.sh: clang-14's libFuzzer and sanitizer runtimes, AFL++).
 # Idempotent: when everything is installed it touches nothing (no apt-get
 # update), so it is cheap enough to run before every test run.
 set -euo pipefail
@@ -10,13 +12,21 @@ DEFAULT_PKGS=(
   libcriterion-dev    # unit test framework
   clang               # second compiler, sanitizers
   libclang-rt-14-dev  # clang's sanitizer/fuzzer runtimes
-  afl++               # fuzzing
   python3             # tools/test_summary.py
   perl
   gcc
   git
 )
+FUZZ_PKGS=(clang-14 libclang-rt-14-dev afl++)
+
+fuzz=0
+[[ -n ${CI:-} ]] && fuzz=1
+if [[ ${1:-} == --fuzz ]]; then
+  fuzz=1
+  shift
+fi
 if (($# > 0)); then pkgs=("$@"); else pkgs=("${DEFAULT_PKGS[@]}"); fi
+((fuzz)) && pkgs+=("${FUZZ_PKGS[@]}")
 
 missing=()
 for p in "${pkgs[@]}"; do

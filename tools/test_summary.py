@@ -19,8 +19,13 @@ failed to build counts 1 failed too, and so does a failed bazel run in
 which nothing else failed, so a failure can never vanish from the totals.
 Prints per-target lines, then "N passed, N failed" as the last line.
 Exits 0 only if nothing failed.
+
+With SEGALLOC_SMOKE_SUMMARY set (by .ci/run), the fuzzing smoke campaign's
+results file (fuzz/smoke.sh: one line per campaign, then "N passed,
+N failed") is added in too; a missing or unreadable one counts 1 failed.
 """
 import json
+import os
 import re
 import sys
 from urllib.parse import unquote, urlparse
@@ -50,6 +55,26 @@ def count_log(text):
     if own:
         return int(own[-1].group(1)), int(own[-1].group(2))
     return None
+
+
+def smoke_counts():
+    """(passed, failed) of the fuzzing smoke campaign, printing its lines;
+    (0, 0) when not asked for."""
+    path = os.environ.get("SEGALLOC_SMOKE_SUMMARY")
+    if not path:
+        return 0, 0
+    try:
+        with open(path, errors="replace") as f:
+            text = f.read()
+    except OSError:
+        text = ""
+    counts = count_log(text)
+    if counts is None:
+        print("FAIL fuzz smoke: no results in %s" % path)
+        return 0, 1
+    for line in text.splitlines()[:-1]:
+        print("%-4s fuzz smoke: %s" % (line[:4].strip(), line[5:]))
+    return counts
 
 
 def main():
@@ -108,6 +133,9 @@ def main():
     if bazel_rc != 0 and total_f == 0:
         print("FAIL bazel exited with status %d" % bazel_rc)
         total_f = 1
+    smoke_p, smoke_f = smoke_counts()
+    total_p += smoke_p
+    total_f += smoke_f
     print("%d passed, %d failed" % (total_p, total_f))
     return 1 if total_f else 0
 
