@@ -161,6 +161,8 @@ for w in python gcc; do
     fi
   done
 done
+echo "(stats are the core's view at exit: under segalloc-debug, blocks held in"
+echo " the quarantine count as live; peak MiB is the largest process's RSS)"
 echo "python crc: $(tail -n 1 "$work/python.glibc.out")"
 echo "gcc output: $(wc -l <"$work/big.glibc.s") lines of assembly"
 
