@@ -2,7 +2,7 @@
  * resident set falls back to near where it was. What segalloc may keep
  * (types.h, segment.c, huge.c): up to SA_SEGMENT_CACHE empty segments
  * (4 x 4 MiB) and SA_HUGE_CACHE_BYTES (64 MiB) of freed huge mappings, both
- * without purging, plus one empty page per size class per thread.
+ * without purging, plus the few empty pages heaps keep for reuse.
  * Production only: the debug build's quarantine holds freed memory on
  * purpose. */
 #include "tests/test_util.h"
