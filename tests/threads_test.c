@@ -594,3 +594,54 @@ Test(threads, exits_race_with_remote_frees) {
                 "%zu segments left with nothing in use (%zu at start)",
                 end.segments, start.segments);
 }
+
+/* ---- 6: the heap check and stats while other threads allocate ----
+ * segalloc.h: segments of other live threads are checked only for what
+ * can't change under the walk, so a correct heap reports no problem even
+ * while they run (and the stats stay plausible). */
+typedef struct checker_s {
+  atomic_bool stop;
+  _Atomic uint64_t problems, walks;
+} checker_t;
+
+static void *check_heap_loop(void *arg) {
+  checker_t *c = arg;
+  /* This thread allocates too, so it has a heap of its own. */
+  void *mine = segalloc_malloc(100);
+  while (!atomic_load(&c->stop)) {
+    int problems = segalloc_check_heap();
+    segalloc_stats_t s;
+    segalloc_get_stats(&s);
+    if (problems != 0 || s.in_use_blocks == 0 || s.mapped_bytes == 0)
+      atomic_fetch_add(&c->problems, 1);
+    atomic_fetch_add(&c->walks, 1);
+  }
+  segalloc_free(mine);
+  return NULL;
+}
+
+Test(threads, check_heap_while_threads_allocate) {
+  segalloc_stats_t start = stats_now();
+  static checker_t checker;
+  pthread_t check_thread;
+  cr_assert_eq(pthread_create(&check_thread, NULL, check_heap_loop, &checker),
+               0);
+  /* Independent churn and producer/consumer traffic at the same time. */
+  _Atomic uint64_t errors = 0;
+  churn_arg_t args[4];
+  for (int i = 0; i < 4; i++)
+    args[i] = (churn_arg_t){.seed = (uint64_t)i + 50, .errors = &errors};
+  pthread_t t[4];
+  start_threads(t, 4, churn, args, sizeof(args[0]));
+  join_threads(t, 4);
+  atomic_store(&checker.stop, true);
+  cr_assert_eq(pthread_join(check_thread, NULL), 0);
+  cr_assert_eq(atomic_load(&errors), 0);
+  cr_assert_gt(atomic_load(&checker.walks), 0);
+  cr_assert_eq(atomic_load(&checker.problems), 0,
+               "%lu of %lu concurrent heap walks reported problems",
+               (unsigned long)atomic_load(&checker.problems),
+               (unsigned long)atomic_load(&checker.walks));
+  heap_assert_ok();
+  stats_assert_back_to(&start);
+}
