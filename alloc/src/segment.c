@@ -206,8 +206,10 @@ void _sa_heap_abandon_segments(sa_heap_t *heap) {
           SA_LIST_REMOVE(heap->avail[kind], seg, avail_next, avail_prev);
         for (uint32_t i = 0; i < seg->page_count; i++)
           atomic_store(&seg->pages[i].in_full, false);
-        atomic_store(&seg->heap, NULL);
+        /* Under the lock: a free that sees no owner may adopt the segment
+         * at once, and must find it on the abandoned list. */
         pthread_mutex_lock(&_sa_segments_lock);
+        atomic_store(&seg->heap, NULL);
         SA_LIST_PUSH(sa_abandoned, seg, owned_next, owned_prev);
         atomic_fetch_add(&sa_abandoned_count, 1);
         pthread_mutex_unlock(&_sa_segments_lock);

@@ -68,7 +68,7 @@ static uint8_t *user_of_block(uint8_t *base, size_t block_size) {
 sa_dbg_header_t *_sa_dbg_block_init(uint8_t *base, size_t offset, size_t size,
                                     bool zeroed, const void *frame,
                                     uint32_t tid) {
-  if (offset > SA_DBG_HEADER_SIZE) {
+  if (offset != SA_DBG_HEADER_SIZE) {
     sa_dbg_lead_t *lead = (sa_dbg_lead_t *)base;
     lead->offset = offset;
     lead->tag = lead_tag(base, offset);

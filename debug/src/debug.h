@@ -12,10 +12,13 @@
  * A debug block lives inside one core block:
  *
  *   [lead][pad][dbg_header_t][user: size bytes][footer ... core block end]
- *   ^ base                   ^ user = base + offset
+ *   ^ base: the core block's start       ^ user = base + offset
  *
- * offset is SA_DBG_HEADER_SIZE when the alignment asked is at most that,
- * else the alignment itself, and then a dbg_lead_t at base records it.
+ * offset is SA_DBG_HEADER_SIZE for blocks aligned to at most 16. Else the
+ * user bytes sit after the core's own padding (aligned blocks) plus the
+ * alignment or the header size, whichever is larger; then a dbg_lead_t at
+ * base records the offset, so that any pointer into the block leads to
+ * its header.
  *
  * Invariants (checked by segalloc_check_heap, each break reported):
  *  - header.canary == a keyed hash of the header's address, and
@@ -77,7 +80,7 @@ typedef struct sa_dbg_header_s {
 _Static_assert(sizeof(sa_dbg_header_t) == SA_DBG_HEADER_SIZE,
                "the header fills exactly its reserved bytes");
 
-/* At the core block's start when offset > SA_DBG_HEADER_SIZE. */
+/* At the core block's start when offset != SA_DBG_HEADER_SIZE. */
 typedef struct sa_dbg_lead_s {
   uint64_t tag; /* sa_dbg_lead_tag(base, offset) */
   uint64_t offset;

@@ -22,11 +22,16 @@ void *_sa_dbg_alloc(size_t size, size_t align, bool zero, const void *frame) {
     return NULL;
   }
   count_call(t);
-  size_t offset = align <= SA_DBG_HEADER_SIZE ? SA_DBG_HEADER_SIZE : align;
-  /* size <= PTRDIFF_MAX and offset <= SA_MAX_ALIGN: no overflow. */
-  uint8_t *base = _sa_alloc(offset + size + SA_DBG_FOOTER_MIN, align, zero);
-  if (base == NULL)
+  size_t lead = align <= SA_DBG_HEADER_SIZE ? SA_DBG_HEADER_SIZE : align;
+  /* size <= PTRDIFF_MAX and lead <= SA_MAX_ALIGN: no overflow. */
+  uint8_t *aligned = _sa_alloc(lead + size + SA_DBG_FOOTER_MIN, align, zero);
+  if (aligned == NULL)
     return NULL;
+  /* The core pads aligned blocks: the debug block starts where its does. */
+  size_t block_size;
+  uint8_t *base =
+      align > SA_MIN_ALIGN ? _sa_block_start(aligned, &block_size) : aligned;
+  size_t offset = (size_t)(aligned - base) + lead;
   sa_dbg_header_t *h =
       _sa_dbg_block_init(base, offset, size, zero, frame, t->tid);
   pthread_mutex_lock(&t->lock);

@@ -85,7 +85,9 @@ void _sa_dbg_read_options(void) {
     o->check_every = n;
   }
   /* 16 random bytes the kernel gives every process: no system call. */
-  const uint64_t *random = (const uint64_t *)getauxval(AT_RANDOM);
-  o->secret = random != NULL ? random[0] ^ random[1]
-                             : (uint64_t)(uintptr_t)o * 0x9e3779b97f4a7c15;
+  const void *random = (const void *)getauxval(AT_RANDOM);
+  uint64_t words[2] = {(uint64_t)(uintptr_t)o * 0x9e3779b97f4a7c15, 0};
+  if (random != NULL) /* no alignment promised: copy, don't load */
+    memcpy(words, random, sizeof(words));
+  o->secret = words[0] ^ words[1];
 }

@@ -121,7 +121,7 @@ void _sa_dbg_report(const segalloc_error_t *err, const sa_dbg_header_t *h,
   _sa_message("%s", text);
   if (h != NULL) {
     /* A released block's first word belongs to the core again. */
-    if (h->state != SA_DBG_RELEASED || h->offset > SA_DBG_HEADER_SIZE)
+    if (h->state != SA_DBG_RELEASED || h->offset != SA_DBG_HEADER_SIZE)
       print_trace("allocated", h->alloc_tid, h->alloc_trace,
                   SA_DBG_TRACE_DEPTH);
     if (h->state != SA_DBG_LIVE)

@@ -157,3 +157,36 @@ Test(handler, usable_size_is_the_requested_size) {
   }
   cr_assert_eq(captured.count, 0);
 }
+
+/* Over-aligned blocks sit after the core's padding: damage before them,
+ * or a pointer into them, must still lead to the right block (found by
+ * fuzz_misuse). */
+Test(handler, aligned_blocks_underflow_and_interior_free) {
+  for (size_t align = 16; align <= MiB; align *= 2) {
+    for (size_t size = 0; size <= 40; size += 12) {
+      unsigned char *p = NULL;
+      cr_assert_eq(segalloc_posix_memalign((void **)&p, align, size), 0);
+      for (size_t back = 1; back <= 8; back++) {
+        captured.count = 0;
+        p[-(ptrdiff_t)back] ^= 0xff;
+        segalloc_free(p);
+        cr_assert_eq(captured.count, 1);
+        cr_assert_eq(captured.errors[0].kind,
+                     SEGALLOC_ERR_HEAP_BUFFER_UNDERFLOW,
+                     "align %zu size %zu, %zu back: %s", align, size, back,
+                     segalloc_error_kind_name(captured.errors[0].kind));
+        cr_assert_eq(captured.errors[0].block, p);
+        p[-(ptrdiff_t)back] ^= 0xff;
+      }
+      captured.count = 0;
+      segalloc_free(p + 16);
+      cr_assert_eq(captured.count, 1);
+      cr_assert_eq(captured.errors[0].kind, SEGALLOC_ERR_INVALID_FREE);
+      cr_assert_eq(captured.errors[0].block, p, "align %zu: block %p, not %p",
+                   align, captured.errors[0].block, (void *)p);
+      captured.count = 0;
+      segalloc_free(p);
+      cr_assert_eq(captured.count, 0);
+    }
+  }
+}
