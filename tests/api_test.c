@@ -632,3 +632,24 @@ Test(api, check_heap_clean_with_live_blocks) {
   for (int i = 1; i < N; i += 2)
     segalloc_free(p[i]);
 }
+
+/* Zero-size aligned blocks are still distinct blocks, each inside its own
+ * allocation (not pointing past it). */
+Test(api, zero_size_aligned_blocks_are_unique) {
+  enum { N = 64 };
+  const size_t aligns[] = {16, 64, 4096, 64 * KiB, 2 * MiB};
+  for (size_t a = 0; a < sizeof(aligns) / sizeof(aligns[0]); a++) {
+    void *p[N];
+    interval_t iv[N];
+    for (int i = 0; i < N; i++) {
+      p[i] = segalloc_aligned_alloc(aligns[a], 0);
+      cr_assert_not_null(p[i], "aligned_alloc(%zu, 0)", aligns[a]);
+      cr_assert_eq((uintptr_t)p[i] % aligns[a], 0);
+      iv[i].start = (uintptr_t)p[i];
+      iv[i].end = (uintptr_t)p[i] + segalloc_usable_size(p[i]);
+    }
+    intervals_assert_disjoint(iv, N);
+    for (int i = 0; i < N; i++)
+      segalloc_free(p[i]);
+  }
+}

@@ -359,3 +359,48 @@ Test(threads, check_heap_while_threads_allocate) {
   heap_assert_ok();
   stats_assert_back_to(&start);
 }
+
+/* ---- 6: allocation in a thread-specific-data destructor ----
+ * A key destructor may run after segalloc's own one has handed the
+ * thread's heap back; allocating and freeing there must still work, and a
+ * block it leaves behind must be freeable later. */
+static pthread_key_t late_key;
+static void *late_block;
+
+static void late_destructor(void *value) {
+  (void)value;
+  void *scratch = segalloc_malloc(200);
+  if (scratch != NULL)
+    pattern_fill(scratch, 200, 1);
+  segalloc_free(scratch);
+  late_block = segalloc_malloc(300);
+  if (late_block != NULL)
+    pattern_fill(late_block, 300, 2);
+}
+
+static void *use_late_key(void *arg) {
+  (void)arg;
+  pthread_setspecific(late_key, (void *)1);
+  segalloc_free(segalloc_malloc(100)); /* segalloc's key exists now */
+  return NULL;
+}
+
+Test(threads, allocation_in_thread_exit_destructor) {
+  /* segalloc makes its key on first use: before ours, so its destructor
+   * runs first (glibc runs them in key order) and ours allocates after. */
+  segalloc_free(segalloc_malloc(1));
+  segalloc_stats_t start = stats_now();
+  for (int round = 0; round < 20; round++) {
+    cr_assert_eq(pthread_key_create(&late_key, late_destructor), 0);
+    pthread_t t;
+    late_block = NULL;
+    cr_assert_eq(pthread_create(&t, NULL, use_late_key, NULL), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_not_null(late_block);
+    pattern_assert(late_block, 300, 300, 2);
+    segalloc_free(late_block);
+    pthread_key_delete(late_key);
+  }
+  heap_assert_ok();
+  stats_assert_back_to(&start);
+}
