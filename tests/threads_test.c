@@ -5,7 +5,7 @@
 #include "tests/msg_queue.h"
 
 /* ---- 1: independent churn on every thread ---- */
-enum { CHURN_SLOTS = 256, CHURN_OPS = 40000 };
+enum { CHURN_SLOTS = 256, CHURN_OPS = 20000 };
 
 typedef struct churn_arg_s {
   uint64_t seed;
