@@ -6,7 +6,7 @@
 #
 # Usage: bench/run.sh [--quick] [--rounds N] [--allocators "a b ..."]
 #                     [--workloads "w1 w2 ..."] [--timeout S] [--no-install]
-#                     [--no-bazel] [--out DIR]
+#                     [--no-bazel] [--out DIR] [--label NAME]
 #
 # Environment overrides: SEGALLOC_SO, SEGALLOC_DEBUG_SO (the .so files to
 # preload as segalloc / segalloc-debug), BENCH_ALLOCATORS, BENCH_BUILD,
@@ -18,6 +18,7 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$BENCH_DIR")
 BUILD=${BENCH_BUILD:-$BENCH_DIR/build}
 OUT=$BENCH_DIR/results
+LABEL=""
 ROUNDS=""
 QUICK=0
 TIMEOUT=120 # per run; the slowest (ASan large-2t) takes ~25 s
@@ -48,6 +49,7 @@ while (($# > 0)); do
   --no-install) INSTALL=0 ;;
   --no-bazel) BAZEL=0 ;;
   --out) OUT=$2; shift ;;
+  --label) LABEL=$2; shift ;;
   -h | --help) usage 0 ;;
   *) echo "run.sh: unknown argument '$1'" >&2; usage 64 >&2 ;;
   esac
@@ -218,6 +220,7 @@ fi
 DATE=$(date -u +%Y-%m-%d)
 STEM=$DATE
 ((QUICK)) && STEM=$DATE-quick
+[[ -n $LABEL ]] && STEM=$STEM-$LABEL
 CSV=$OUT/$STEM.csv
 META=$BUILD/meta.txt
 pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo missing; }
