@@ -1,35 +1,47 @@
-"""Test variants: the same Criterion sources against each build of segalloc."""
+"""Test variants: the same tests against each build of segalloc."""
 
 load("//tools:copts.bzl", "criterion_test")
 
-# (variant, prefixed library, extra copts). SEGALLOC_TEST_DEBUG=1 tells
+# One line per build: (variant, prefixed-API library, drop-in static
+# library, LD_PRELOAD library, extra copts). SEGALLOC_TEST_DEBUG=1 tells
 # tests/test_util.h which facts of the production build don't hold.
 VARIANTS = [
-    ("prod", "//alloc:segalloc_prefixed", []),
-    ("debug", "//debug:segalloc_debug_prefixed", ["-DSEGALLOC_TEST_DEBUG=1"]),
+    (
+        "prod",
+        "//alloc:segalloc_prefixed",
+        "//alloc:segalloc",
+        "//alloc:libsegalloc.so",
+        [],
+    ),
+    (
+        "debug",
+        "//debug:segalloc_debug_prefixed",
+        "//debug:segalloc_debug",
+        "//debug:libsegalloc_debug.so",
+        ["-DSEGALLOC_TEST_DEBUG=1"],
+    ),
 ]
 
-def variant_tests(name, srcs, deps = [], **kwargs):
-    """One criterion_test `<name>_<variant>` per entry of VARIANTS."""
-    for variant, lib, copts in VARIANTS:
+def variant_tests(name, srcs, dropin = False, **kwargs):
+    """One criterion_test `<name>_<variant>` per entry of VARIANTS.
+
+    Linked with the prefixed API, or with dropin = True the drop-in static
+    library (malloc, free, ... are segalloc's, Criterion's own included).
+    """
+    for variant, prefixed, static, _so, copts in VARIANTS:
         criterion_test(
             name = name + "_" + variant,
             srcs = srcs,
-            deps = deps + [lib, "//tests:test_util"],
+            deps = [static if dropin else prefixed, "//tests:test_util"],
             copts = copts,
             linkopts = ["-pthread"],
             **kwargs
         )
 
-# (variant, LD_PRELOAD library) for preload_test.sh.
-PRELOAD_VARIANTS = [
-    ("prod", "//alloc:libsegalloc.so"),
-    ("debug", "//debug:libsegalloc_debug.so"),
-]
-
 def preload_tests(name, script):
-    """One sh_test `<name>_<variant>` per entry of PRELOAD_VARIANTS."""
-    for variant, so in PRELOAD_VARIANTS:
+    """One sh_test `<name>_<variant>` per entry of VARIANTS: the script
+    gets the variant's LD_PRELOAD library as its argument."""
+    for variant, _prefixed, _static, so, _copts in VARIANTS:
         native.sh_test(
             name = name + "_" + variant,
             srcs = [script],
