@@ -12,7 +12,7 @@ enum {
   BUSY_THREADS = 3,
   /* Each fork costs a copy of every page written afterwards (see
    * small_size); the debug build writes more (poison, quarantine). */
-  FORKS = SEGALLOC_TEST_DEBUG ? 6 : 30,
+  FORKS = SEGALLOC_TEST_DEBUG ? 6 : 20,
   PARENT_BLOCKS = 64,
   CHILD_TIMEOUT = 20, /* seconds */
 };

@@ -162,10 +162,6 @@ Test(integrity, random_ops_seed_2) {
   run(0xC0FFEE);
 }
 
-Test(integrity, random_ops_seed_3) {
-  run(20261125);
-}
-
 /* Only one size class at a time: pages fill, empty and are given back
  * over and over, in the order blocks were allocated and in reverse. */
 Test(integrity, fill_and_drain_each_class) {
