@@ -207,6 +207,16 @@ static void report_invalid(const void *p, uint8_t *base, size_t block_size) {
 }
 
 sa_dbg_header_t *_sa_dbg_lookup(const void *p, sa_error_kind_t freed_kind) {
+  /* The common case first: p is ours, and the 128 bytes before it (in the
+   * same segment, so mapped) are a live header. A header can't be forged,
+   * and one sits exactly before its block's user bytes: p is a block. */
+  const sa_segment_t *seg = sa_segment_of(p);
+  if (SA_LIKELY(seg != NULL && ((uintptr_t)p & (SA_MIN_ALIGN - 1)) == 0 &&
+                (uintptr_t)p - (uintptr_t)seg >= 2 * SA_DBG_HEADER_SIZE)) {
+    sa_dbg_header_t *h = (sa_dbg_header_t *)p - 1;
+    if (SA_LIKELY(h->state == SA_DBG_LIVE && _sa_dbg_header_ok(h)))
+      return h;
+  }
   size_t block_size = 0;
   uint8_t *base = _sa_block_start(p, &block_size);
   const uint8_t *user = p;
