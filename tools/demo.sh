@@ -11,8 +11,8 @@
 #    alloc_workload.py with PYTHONMALLOC=malloc) and `gcc -O2 -S` on a
 #    generated C file (examples/gen_c.py), under glibc's malloc, then with
 #    LD_PRELOAD of each segalloc library; checks that the outputs are
-#    identical and prints wall time, peak RSS and segalloc's own statistics
-#    (SEGALLOC_STATS=1) for every run.
+#    identical and prints wall time, CPU time, peak RSS and segalloc's own
+#    statistics (SEGALLOC_STATS=1) for every run.
 # 3. Compiles two small buggy C programs with plain gcc (examples/
 #    heap_overflow.c: a 1-byte heap overflow; examples/use_after_free.c: a
 #    write after free) and runs each under the debug build, showing the
@@ -62,19 +62,21 @@ failures=()
 
 # run TAG ALLOCATOR CMD...: runs CMD with ALLOCATOR preloaded (only into
 # CMD, not into /usr/bin/time) and SEGALLOC_STATS=1; stdout, stderr and
-# the "wall-seconds peak-KiB" line go to $work/TAG.{out,err,time}.
+# the "wall-s peak-KiB user-s sys-s" line go to $work/TAG.{out,err,time}.
 run() {
   local tag="$1" alloc="$2"
   shift 2
   local envs=(env -u LD_PRELOAD SEGALLOC_STATS=1)
   [[ -n "${preload[$alloc]}" ]] && envs+=("LD_PRELOAD=${preload[$alloc]}")
   local rc=0
-  /usr/bin/time -f '%e %M' -o "$work/$tag.time" "${envs[@]}" "$@" \
+  /usr/bin/time -f '%e %M %U %S' -o "$work/$tag.time" "${envs[@]}" "$@" \
     >"$work/$tag.out" 2>"$work/$tag.err" || rc=$?
   if ((rc != 0)); then
     failures+=("$tag: exit status $rc")
     echo "FAIL: $tag exited with status $rc; last lines of its stderr:"
-    tail -n 15 "$work/$tag.err" | sed 's/^/    /'
+    # Without the statistics SEGALLOC_STATS=1 printed.
+    grep -Ev '^segalloc: (mapped [0-9]+ bytes|.*class size|[ 0-9]+$)' \
+      "$work/$tag.err" | tail -n 15 | sed 's/^/    /'
     return 1
   fi
   if grep -q '^segalloc: ERROR' "$work/$tag.err"; then
@@ -85,12 +87,14 @@ run() {
   fi
 }
 
-# The table row of a run: wall time, peak RSS (largest process: for gcc
+# The table row of a run: wall time, CPU time (user+sys: less disturbed
+# when other jobs share the machine), peak RSS (largest process: for gcc
 # that is cc1), and the statistics line(s) segalloc printed at exit.
 row() {
   local tag="$1" workload="$2" alloc="$3" verdict="$4"
-  local secs kib mib stats
-  read -r secs kib <"$work/$tag.time"
+  local secs kib user sys cpu mib stats
+  read -r secs kib user sys <"$work/$tag.time"
+  cpu="$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')"
   mib="$(awk -v k="$kib" 'BEGIN { printf "%.1f", k / 1024 }')"
   # "segalloc: mapped M bytes, in use U bytes in B blocks, S segments",
   # once per process that ran on segalloc (gcc runs cc1 under it too).
@@ -102,8 +106,8 @@ row() {
                   printf "mapped %.1f MiB, %d blocks live", m / 1048576, b
                   if (n > 1) printf " (largest of %d processes)", n
                 }' "$work/$tag.err")"
-  printf '%-7s %-15s %8s %10s  %-9s %s\n' "$workload" "$alloc" \
-    "$secs" "$mib" "$verdict" "$stats"
+  printf '%-7s %-15s %7s %7s %9s  %-7s %s\n' "$workload" "$alloc" \
+    "$secs" "$cpu" "$mib" "$verdict" "$stats"
 }
 
 # --- 2. Real programs -----------------------------------------------------
@@ -148,23 +152,27 @@ for w in python gcc; do
 done
 
 section "Summary (output: same as glibc's?)"
-printf '%-7s %-15s %8s %10s  %-9s %s\n' workload allocator "wall s" \
-  "peak MiB" output "segalloc stats at exit (SEGALLOC_STATS=1)"
+printf '%-7s %-15s %7s %7s %9s  %-7s %s\n' workload allocator "wall s" \
+  "cpu s" "peak MiB" output "segalloc stats at exit (SEGALLOC_STATS=1)"
 for w in python gcc; do
   for alloc in "${allocators[@]}"; do
     if [[ -s "$work/$w.$alloc.time" ]] &&
-      [[ "$(wc -w <"$work/$w.$alloc.time")" == 2 ]]; then
+      [[ "$(wc -w <"$work/$w.$alloc.time")" == 4 ]]; then
       row "$w.$alloc" "$w" "$alloc" "${verdict[$w.$alloc]}"
     else
-      printf '%-7s %-15s %8s %10s  %s\n' "$w" "$alloc" - - \
+      printf '%-7s %-15s %7s %7s %9s  %s\n' "$w" "$alloc" - - - \
         "${verdict[$w.$alloc]}"
     fi
   done
 done
 echo "(stats are the core's view at exit: under segalloc-debug, blocks held in"
 echo " the quarantine count as live; peak MiB is the largest process's RSS)"
-echo "python crc: $(tail -n 1 "$work/python.glibc.out")"
-echo "gcc output: $(wc -l <"$work/big.glibc.s") lines of assembly"
+if [[ "${verdict[python.glibc]}" == ok ]]; then
+  echo "python output ends: $(tail -n 1 "$work/python.glibc.out")"
+fi
+if [[ "${verdict[gcc.glibc]}" == ok ]]; then
+  echo "gcc output: $(wc -l <"$work/big.glibc.s") lines of assembly"
+fi
 
 # --- 3. The debug build catches real bugs ---------------------------------
 # show_bug NAME EXPECTED_KIND: compile examples/NAME.c with plain gcc, run it
