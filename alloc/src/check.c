@@ -115,17 +115,11 @@ static void walk_segment(walk_t *walk, sa_segment_t *seg) {
     }
     return;
   }
-  uint32_t in_use = 0;
+  uint32_t in_use = 0, dirty = 0;
   for (uint32_t i = 0; i < seg->page_count; i++) {
     sa_page_t *page = &seg->pages[i];
     if (!page->in_use) {
-      if (page->dirty && seg->pages_in_use != 0 &&
-          seg->pages_in_use <= seg->page_count / 4) {
-        _sa_message("check: page %p: free but not purged in a mostly "
-                    "empty segment",
-                    (void *)page);
-        walk->problems++;
-      }
+      dirty += page->dirty;
       continue;
     }
     in_use++;
@@ -139,6 +133,13 @@ static void walk_segment(walk_t *walk, sa_segment_t *seg) {
       walk->class_pages[page->size_class]++;
       walk->class_blocks[page->size_class] += blocks;
     }
+  }
+  if (dirty != seg->dirty_pages ||
+      (((size_t)dirty << seg->page_shift) >= SA_PURGE_BYTES &&
+       seg->pages_in_use <= seg->page_count / 4)) {
+    _sa_message("check: segment %p: %u dirty pages, header says %u",
+                (void *)seg, dirty, seg->dirty_pages);
+    walk->problems++;
   }
   if (in_use != seg->pages_in_use) {
     _sa_message("check: segment %p: %u pages in use, header says %u",

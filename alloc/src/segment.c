@@ -128,12 +128,19 @@ sa_page_t *_sa_page_alloc(sa_heap_t *heap, sa_segment_kind_t kind) {
   sa_segment_t *seg = heap->avail[kind];
   if (seg == NULL && (seg = segment_new(heap, kind)) == NULL)
     return NULL;
+  /* A dirty page first: its memory is still resident. */
   sa_page_t *page = NULL;
   for (uint32_t i = 0; i < seg->page_count; i++) {
-    if (!seg->pages[i].in_use) {
-      page = &seg->pages[i];
-      break;
+    sa_page_t *candidate = &seg->pages[i];
+    if (!candidate->in_use && (page == NULL || candidate->dirty)) {
+      page = candidate;
+      if (page->dirty || seg->dirty_pages == 0)
+        break;
     }
+  }
+  if (page->dirty) {
+    page->dirty = 0;
+    seg->dirty_pages--;
   }
   page->in_use = 1;
   if (++seg->pages_in_use == seg->page_count)
@@ -146,18 +153,25 @@ uint8_t *_sa_page_end(const sa_segment_t *seg, const sa_page_t *page) {
   return (uint8_t *)seg + (index << seg->page_shift);
 }
 
-/* Gives the memory of the segment's released pages back to the OS. */
+/* Gives the memory of the segment's released pages back to the OS, one
+ * call per run of adjacent pages. */
 static void segment_purge(sa_segment_t *seg) {
   size_t os_page = _sa_os_page_size();
-  for (uint32_t i = 0; i < seg->page_count; i++) {
-    sa_page_t *page = &seg->pages[i];
-    if (page->in_use || !page->dirty)
-      continue;
-    uint8_t *start =
-        (uint8_t *)(((uintptr_t)page->area + os_page - 1) & ~(os_page - 1));
-    _sa_os_purge(start, (size_t)(_sa_page_end(seg, page) - start));
-    page->dirty = 0;
+  uint8_t *start = NULL, *end = NULL;
+  for (uint32_t i = 0; i <= seg->page_count; i++) {
+    sa_page_t *page = i < seg->page_count ? &seg->pages[i] : NULL;
+    if (page != NULL && page->dirty) {
+      page->dirty = 0;
+      if (start == NULL)
+        start =
+            (uint8_t *)(((uintptr_t)page->area + os_page - 1) & ~(os_page - 1));
+      end = _sa_page_end(seg, page);
+    } else if (start != NULL) {
+      _sa_os_purge(start, (size_t)(end - start));
+      start = NULL;
+    }
   }
+  seg->dirty_pages = 0;
 }
 
 void _sa_page_release(sa_heap_t *heap, sa_page_t *page) {
@@ -167,13 +181,17 @@ void _sa_page_release(sa_heap_t *heap, sa_page_t *page) {
   memset(page, 0, sizeof(*page));
   page->area = area;
   page->dirty = 1;
+  seg->dirty_pages++;
   if (was_full)
     SA_LIST_PUSH(heap->avail[seg->kind], seg, avail_next, avail_prev);
-  /* A busy segment reuses its released pages soon, as they are; one that
-   * is mostly empty gives them back (all pages free: see segment_release). */
+  /* Released pages are reused as they are (see _sa_page_alloc), so churn
+   * costs neither syscalls nor page faults. Memory comes back with the
+   * whole segment (segment_release), or in a batch once the segment is
+   * mostly empty. */
   if (--seg->pages_in_use == 0)
     segment_release(heap, seg);
-  else if (seg->pages_in_use <= seg->page_count / 4)
+  else if (((size_t)seg->dirty_pages << seg->page_shift) >= SA_PURGE_BYTES &&
+           seg->pages_in_use <= seg->page_count / 4)
     segment_purge(seg);
 }
 

@@ -51,6 +51,11 @@
  * point back at most 255 segments from a huge block's start. */
 #define SA_MAX_ALIGN ((size_t)1 << 28)
 
+/* Released pages of a segment stay resident (reused first, no page
+ * faults) until this much of them has piled up in a segment at most a
+ * quarter in use; then they are purged. */
+#define SA_PURGE_BYTES ((size_t)512 << 10)
+
 /* Empty segments kept mapped for reuse, and freed huge mappings kept for
  * reuse (bounded in bytes), so churn doesn't cost a syscall per call. */
 #define SA_SEGMENT_CACHE 4
@@ -93,8 +98,7 @@ struct sa_heap_s;
  *    used until the owner collects them).
  *  - in_full == 1 exactly when the page is in its heap's full list rather
  *    than the queue of its class.
- *  - dirty == 0 for a page not in use in a segment with at most a quarter
- *    of its pages in use (segment.c purges them). */
+ *  - dirty: not in use, and its memory not given back since it was. */
 typedef struct sa_page_s {
   sa_block_t *free; /* owner thread only */
   uint32_t used;
@@ -107,22 +111,25 @@ typedef struct sa_page_s {
   uint8_t size_class;
   uint8_t in_use;
   uint8_t has_aligned; /* may hold interior pointers */
-  uint8_t dirty;       /* released, its memory not yet given back */
+  uint8_t dirty;       /* released, its memory still resident */
   _Atomic(bool) in_full;
 } sa_page_t;
 
 /* A segment header sits at the start of its mapping.
  * Invariants: cookie == sa_segment_cookie(self); every SA_SEGMENT_SIZE chunk
  * of the mapping has a segment-map entry leading back here; pages_in_use
- * counts pages with in_use set; a small/medium segment is in its owner's
- * `owned` list, and in its `avail` list iff pages_in_use < page_count; an
- * abandoned one (heap == NULL) is in the global abandoned list. */
+ * counts pages with in_use set; dirty_pages counts dirty pages, which hold
+ * less than SA_PURGE_BYTES if at most a quarter of the pages are in use; a
+ * small/medium segment is in its owner's `owned` list, and in its `avail` list
+ * iff pages_in_use < page_count; an abandoned one (heap == NULL) is in the
+ * global abandoned list. */
 typedef struct sa_segment_s {
   uintptr_t cookie;
   sa_segment_kind_t kind;
   uint32_t page_shift;
   uint32_t page_count;
   uint32_t pages_in_use;
+  uint32_t dirty_pages;
   _Atomic(struct sa_heap_s *) heap;         /* owner; NULL: abandoned or huge */
   size_t mapped_size;                       /* whole mapping */
   struct sa_segment_s *all_next, *all_prev; /* global list */
