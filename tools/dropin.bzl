@@ -10,7 +10,9 @@ def segalloc_dropin(name, prefixed):
     standard names, alloc/src/override.c). `lib<name>.so`: the same, for
     LD_PRELOAD. --as-needed drops the libstdc++ that Bazel's toolchain
     links by default: a C allocator preloaded into every process must not
-    drag it in.
+    drag it in. -Bsymbolic-functions: malloc calls segalloc_malloc
+    directly, not through the PLT (other code still finds this library's
+    malloc first).
     """
     cc_library(
         name = name,
@@ -22,7 +24,10 @@ def segalloc_dropin(name, prefixed):
     )
     cc_binary(
         name = "lib" + name + ".so",
-        linkopts = ["-Wl,--as-needed"],
+        linkopts = [
+            "-Wl,--as-needed",
+            "-Wl,-Bsymbolic-functions",
+        ],
         linkshared = 1,
         deps = [":" + name],
     )
