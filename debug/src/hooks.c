@@ -163,14 +163,9 @@ static sa_dbg_header_t *live_block(sa_dbg_thread_t *t, uint32_t i,
   return NULL;
 }
 
-static void check_thread(sa_dbg_thread_t *t, void *ctx) {
+/* Every quarantined block of t still has its poison (and header). */
+static void check_quarantine(sa_dbg_thread_t *t, void *ctx) {
   int *problems = ctx;
-  /* Indexes, not pointers: a handler may allocate and grow the tables. */
-  for (uint32_t i = 0; i < t->live_used; i++) {
-    sa_dbg_header_t *h = live_block(t, i, problems);
-    if (h != NULL && !_sa_dbg_footer_check(h, NULL))
-      ++*problems;
-  }
   for (size_t i = 0; i < t->ring_len; i++) {
     sa_dbg_header_t *h = t->quarantine[(t->ring_head + i) & (t->ring_cap - 1)];
     if (!_sa_dbg_header_ok(h) || h->state != SA_DBG_QUARANTINED) {
@@ -180,6 +175,17 @@ static void check_thread(sa_dbg_thread_t *t, void *ctx) {
       ++*problems;
     }
   }
+}
+
+static void check_thread(sa_dbg_thread_t *t, void *ctx) {
+  int *problems = ctx;
+  /* Indexes, not pointers: a handler may allocate and grow the tables. */
+  for (uint32_t i = 0; i < t->live_used; i++) {
+    sa_dbg_header_t *h = live_block(t, i, problems);
+    if (h != NULL && !_sa_dbg_footer_check(h, NULL))
+      ++*problems;
+  }
+  check_quarantine(t, ctx);
 }
 
 int _sa_dbg_check_heap(void) {
@@ -251,10 +257,15 @@ void segalloc_flush_quarantine(void) {
   _sa_dbg_for_each_thread(flush_thread, NULL);
 }
 
-/* SEGALLOC_LEAKS=1: after the program's own destructors (a preloaded or
- * linked library is finalised after the program), list what is left; in
- * abort mode leaks fail the process, like LeakSanitizer (exit code 23). */
-__attribute__((destructor)) static void leak_check_at_exit(void) {
+/* At exit, after the program's own destructors (a preloaded or linked
+ * library is finalised after the program): a write into a block still in
+ * quarantine would otherwise never be seen. Then SEGALLOC_LEAKS=1 lists
+ * what is left; in abort mode leaks fail the process, like LeakSanitizer
+ * (exit code 23). */
+__attribute__((destructor)) static void check_at_exit(void) {
+  fflush(NULL); /* the program's output first, should a report abort */
+  int problems = 0;
+  _sa_dbg_for_each_thread(check_quarantine, &problems);
   if (!_sa_dbg_options.leaks_at_exit || segalloc_leak_check() == 0)
     return;
   if (_sa_dbg_options.abort_on_error) {

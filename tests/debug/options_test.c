@@ -95,6 +95,19 @@ Test(options, leaks_at_exit) {
   assert_exit(&r, 0);
 }
 
+/* Not an option, but only a fresh process shows it: the quarantine is
+ * checked at exit. */
+Test(options, write_after_free_found_at_exit) {
+  death_result_t r = run(NULL, "write-after-free");
+  cr_assert(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGABRT,
+            "status 0x%x:\n%s", r.status, r.output);
+  /* The program's own output is flushed before the report. */
+  cr_assert(strncmp(r.output,
+                    "survived\nsegalloc: ERROR: use-after-free on address 0x",
+                    53) == 0,
+            "%s", r.output);
+}
+
 Test(options, bad_values_stop_the_program) {
   const char *bad[] = {
       "SEGALLOC_ON_ERROR=continue",

@@ -31,6 +31,13 @@ static void print_new_byte(void) {
   segalloc_free(p);
 }
 
+/* Written after free, still in quarantine when the program ends. */
+static void write_after_free(void) {
+  char *p = segalloc_malloc(40);
+  segalloc_free(p);
+  ((volatile char *)p)[5] = 1;
+}
+
 static void leak_one(void) {
   segalloc_malloc(42);
 }
@@ -45,6 +52,7 @@ int main(int argc, char **argv) {
       {"double-free", free_flush_free},
       {"print-new-byte", print_new_byte},
       {"leak-one", leak_one},
+      {"write-after-free", write_after_free},
   };
   for (size_t i = 0; argc == 2 && i < sizeof(scenarios) / sizeof(*scenarios);
        i++) {
