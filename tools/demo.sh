@@ -7,9 +7,10 @@
 #    GNU time), then `bazel build` of the production drop-in
 #    (//alloc:libsegalloc.so) and the debug build
 #    (//debug:libsegalloc_debug.so).
-# 2. Runs two real allocation-heavy programs, python3 (examples/
-#    alloc_workload.py with PYTHONMALLOC=malloc) and `gcc -O2 -S` on a
-#    generated C file (examples/gen_c.py), under glibc's malloc, then with
+# 2. Runs two real allocation-heavy programs, python3
+#    (bench/workloads/alloc_heavy.py with PYTHONMALLOC=malloc) and
+#    `gcc -O2 -S` on a generated C file (bench/workloads/gen_c.py), the
+#    benchmark's own inputs, under glibc's malloc, then with
 #    LD_PRELOAD of each segalloc library; checks that the outputs are
 #    identical and prints wall time, CPU time, peak RSS and segalloc's own
 #    statistics (SEGALLOC_STATS=1) for every run.
@@ -112,8 +113,8 @@ row() {
 
 # --- 2. Real programs -----------------------------------------------------
 section "Real programs under glibc, segalloc, segalloc-debug (LD_PRELOAD)"
-"$python" examples/gen_c.py "$((150 * scale))" >"$work/big.c"
-echo "python3: examples/alloc_workload.py $((25000 * scale)) (PYTHONMALLOC=malloc)"
+"$python" bench/workloads/gen_c.py "$((150 * scale))" >"$work/big.c"
+echo "python3: bench/workloads/alloc_heavy.py $((25000 * scale)) (PYTHONMALLOC=malloc)"
 echo "gcc:     gcc -O2 -S on a generated C file ($(wc -l <"$work/big.c") lines)"
 
 declare -A verdict=()
@@ -121,7 +122,7 @@ for alloc in "${allocators[@]}"; do
   printf 'running under %s ...\n' "$alloc"
   verdict[python.$alloc]=FAIL
   if run "python.$alloc" "$alloc" env PYTHONMALLOC=malloc "$python" \
-    examples/alloc_workload.py "$((25000 * scale))"; then
+    bench/workloads/alloc_heavy.py "$((25000 * scale))"; then
     verdict[python.$alloc]=ok
   fi
   verdict[gcc.$alloc]=FAIL
