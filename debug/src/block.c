@@ -165,7 +165,16 @@ void _sa_dbg_report_bad_header(const sa_dbg_header_t *h) {
    * lowest damaged byte is the farthest from the block. */
   size_t damaged = diff != 0 ? 8 - (size_t)__builtin_ctzll(diff) / 8 : 0;
   segalloc_error_t err = {.address = user - damaged, .block = user};
-  if (diff != 0) {
+  if (diff != 0 && h->seal == seal_of(h)) {
+    /* Only the canary is hit: the fields, and backtraces, are still good. */
+    err.kind = SEGALLOC_ERR_HEAP_BUFFER_UNDERFLOW;
+    err.requested_size = h->size;
+    err.damaged_offset = (size_t)0 - damaged;
+    err.damaged_bytes = damaged;
+    _sa_dbg_report(&err, h,
+                   "%zu byte(s) written just before the %zu-byte block at %p",
+                   damaged, h->size, (const void *)user);
+  } else if (diff != 0) {
     err.kind = SEGALLOC_ERR_HEAP_BUFFER_UNDERFLOW;
     err.damaged_offset = (size_t)0 - damaged;
     err.damaged_bytes = damaged;

@@ -68,6 +68,7 @@ Test(handler, underflow_details) {
   cr_assert_eq(e->block, p);
   cr_assert_eq(e->damaged_bytes, 3);
   cr_assert_eq(e->damaged_offset, (size_t)-3);
+  cr_assert_eq(e->requested_size, 40, "only the canary was hit");
   p[-3] ^= 0xff; /* repaired: the block is whole again and can go */
   segalloc_free(p);
   cr_assert_eq(captured.count, 1);

@@ -160,7 +160,8 @@ Test(underflow, one_byte_before_the_block) {
   block_t b = {segalloc_malloc(13), 13, -1};
   death_result_t r = run(write_then_free, &b);
   death_assert_report(&r, "heap-buffer-underflow", b.p - 1);
-  assert_output_has(&r, "written just before the block");
+  assert_output_has(&r, "1 byte(s) written just before the 13-byte block");
+  assert_output_has(&r, "allocated by thread");
   segalloc_free(b.p);
 }
 
