@@ -350,6 +350,17 @@ Test(api, reallocarray_overflow_keeps_block) {
 static const size_t aligned_sizes[] = {0, 1, 100, 5000, 100 * KiB, 2 * MiB};
 #define ALIGNED_SIZES (sizeof(aligned_sizes) / sizeof(aligned_sizes[0]))
 
+/* An aligned block as asked, usable for its size, then freed. */
+static void use_aligned_block(void *p, size_t align, size_t size,
+                              uint32_t seed) {
+  cr_assert_eq((uintptr_t)p % align, 0, "%p is not aligned to %zu", p, align);
+  cr_assert_eq((uintptr_t)p % 16, 0);
+  cr_assert_geq(segalloc_usable_size(p), size);
+  pattern_fill(p, size, seed);
+  pattern_assert(p, size, size, seed);
+  segalloc_free(p);
+}
+
 Test(api, posix_memalign_good_alignments) {
   for (size_t align = sizeof(void *); align <= 8 * MiB; align *= 2) {
     for (size_t s = 0; s < ALIGNED_SIZES; s++) {
@@ -360,13 +371,7 @@ Test(api, posix_memalign_good_alignments) {
                    aligned_sizes[s], rc);
       cr_assert_eq(errno, 0, "posix_memalign success changed errno");
       cr_assert_not_null(p);
-      cr_assert_eq((uintptr_t)p % align, 0, "posix_memalign(%zu, %zu) = %p",
-                   align, aligned_sizes[s], p);
-      cr_assert_eq((uintptr_t)p % 16, 0);
-      cr_assert_geq(segalloc_usable_size(p), aligned_sizes[s]);
-      pattern_fill(p, aligned_sizes[s], (uint32_t)s);
-      pattern_assert(p, aligned_sizes[s], aligned_sizes[s], (uint32_t)s);
-      segalloc_free(p);
+      use_aligned_block(p, align, aligned_sizes[s], (uint32_t)s);
     }
   }
 }
@@ -420,12 +425,7 @@ Test(api, aligned_alloc_good_alignments) {
     for (size_t s = 0; s < ALIGNED_SIZES; s++) {
       uint8_t *p = segalloc_aligned_alloc(align, aligned_sizes[s]);
       cr_assert_not_null(p, "aligned_alloc(%zu, %zu)", align, aligned_sizes[s]);
-      cr_assert_eq((uintptr_t)p % align, 0);
-      cr_assert_eq((uintptr_t)p % 16, 0);
-      cr_assert_geq(segalloc_usable_size(p), aligned_sizes[s]);
-      pattern_fill(p, aligned_sizes[s], (uint32_t)align);
-      pattern_assert(p, aligned_sizes[s], aligned_sizes[s], (uint32_t)align);
-      segalloc_free(p);
+      use_aligned_block(p, align, aligned_sizes[s], (uint32_t)align);
     }
   }
 }
