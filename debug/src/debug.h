@@ -30,7 +30,7 @@
  *    a wrong seal alone some other damage.
  *  - LIVE: listed in owner->live at index `slot`; every footer byte, from
  *    user + size to the end of the core block (at most SA_DBG_FOOTER_CHECK
- *    of them), equals sa_dbg_footer_byte(header).
+ *    of them), equals the block's keyed guard byte (block.c).
  *  - QUARANTINED: in the quarantine ring of the thread that freed it; every
  *    user byte equals SA_DBG_POISON.
  *  - RELEASED: handed back to the core; its header stays (but for the core
@@ -82,7 +82,7 @@ _Static_assert(sizeof(sa_dbg_header_t) == SA_DBG_HEADER_SIZE,
 
 /* At the core block's start when offset != SA_DBG_HEADER_SIZE. */
 typedef struct sa_dbg_lead_s {
-  uint64_t tag; /* sa_dbg_lead_tag(base, offset) */
+  uint64_t tag; /* keyed hash of base and offset (block.c) */
   uint64_t offset;
 } sa_dbg_lead_t;
 

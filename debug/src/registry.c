@@ -9,7 +9,6 @@
  * reverse), and the fork handlers take every lock, in that same order. */
 #include "debug.h"
 
-#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
