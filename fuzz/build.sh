@@ -11,7 +11,8 @@
 # and two of ours:
 #   SEGALLOC_CFLAGS     extra flags for the allocator only, e.g.
 #                       -DSEGALLOC_INJECT_BUG=1 (fuzz/bug_hunt.sh)
-#   TARGETS             which targets (default: all that can be built)
+#   TARGETS             which targets, space-separated (default: all four:
+#                       fuzz_alloc fuzz_alloc_mt fuzz_debug fuzz_misuse)
 #
 # Examples:
 #   fuzz/build.sh                                            # libFuzzer
@@ -20,8 +21,7 @@
 #     OUT=fuzz/out/afl fuzz/build.sh                          # AFL++
 #
 # Also writes, per target, <target>_seed_corpus.zip and <target>.dict (the
-# names OSS-Fuzz looks for). The debug targets are built only once debug/
-# has sources.
+# names OSS-Fuzz looks for). .clusterfuzzlite/build.sh calls this script.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -80,14 +80,31 @@ compile() {
   done
 }
 
+# Each target and the library it links: prod (alloc/) or debug (debug/).
+declare -A LIB=([fuzz_alloc]=prod [fuzz_alloc_mt]=prod [fuzz_debug]=debug
+  [fuzz_misuse]=debug)
+# shellcheck disable=SC2206  # a space-separated list
+wanted=(${TARGETS:-fuzz_alloc fuzz_alloc_mt fuzz_debug fuzz_misuse})
+for target in "${wanted[@]}"; do
+  if [[ -z ${LIB[$target]:-} ]]; then
+    echo "build.sh: unknown target '$target' (known: ${!LIB[*]})" >&2
+    exit 2
+  fi
+done
+# needs LIB: whether a wanted target links LIB.
+needs() {
+  local t
+  for t in "${wanted[@]}"; do [[ ${LIB[$t]} == "$1" ]] && return 0; done
+  return 1
+}
+
 compile harness -Wall -Wextra "$ROOT"/fuzz/sf_ops.c "$ROOT"/fuzz/sf_sizes.c \
   "$ROOT"/fuzz/sf_model.c
-# shellcheck disable=SC2046
-compile prod "${SA[@]}" $(alloc_srcs)
-
-have_debug=0
-if [[ -n "$(debug_srcs)" ]]; then
-  have_debug=1
+if needs prod; then
+  # shellcheck disable=SC2046
+  compile prod "${SA[@]}" $(alloc_srcs)
+fi
+if needs debug; then
   compile harness -Wall -Wextra "$ROOT"/fuzz/sf_debug.c
   # shellcheck disable=SC2046
   compile debug -DSEGALLOC_DEBUG=1 "${SA[@]}" $(core_srcs) $(debug_srcs)
@@ -109,13 +126,6 @@ link() {
   echo "built $OUT/$target"
 }
 
-want() { [[ -z "${TARGETS:-}" || " $TARGETS " == *" $1 "* ]]; }
-
-want fuzz_alloc && link fuzz_alloc prod
-want fuzz_alloc_mt && link fuzz_alloc_mt prod
-if [[ $have_debug == 1 ]]; then
-  want fuzz_debug && link fuzz_debug debug
-  want fuzz_misuse && link fuzz_misuse debug
-else
-  echo "debug/src has no sources yet: skipping fuzz_debug and fuzz_misuse" >&2
-fi
+for target in "${wanted[@]}"; do
+  link "$target" "${LIB[$target]}"
+done

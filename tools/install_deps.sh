@@ -2,7 +2,8 @@
 # Installs the Debian packages segalloc needs, only those that are missing.
 # Usage: tools/install_deps.sh [--fuzz] [package...]   (default: the list below)
 #   --fuzz (or CI set in the environment): also the fuzzing toolchain
-#   (fuzz/smoke.sh: clang-14's libFuzzer and sanitizer runtimes, AFL++).
+#   (fuzz/smoke.sh: clang-14's libFuzzer and sanitizer runtimes, AFL++; zip
+#   for fuzz/build.sh's seed corpora).
 # Idempotent: when everything is installed it touches nothing (no apt-get
 # update), so it is cheap enough to run before every test run.
 set -euo pipefail
@@ -17,7 +18,7 @@ DEFAULT_PKGS=(
   gcc
   git
 )
-FUZZ_PKGS=(clang-14 libclang-rt-14-dev afl++)
+FUZZ_PKGS=(clang-14 libclang-rt-14-dev afl++ zip unzip)
 
 fuzz=0
 [[ -n ${CI:-} ]] && fuzz=1
