@@ -20,9 +20,11 @@ which nothing else failed, so a failure can never vanish from the totals.
 Prints per-target lines, then "N passed, N failed" as the last line.
 Exits 0 only if nothing failed.
 
-With SEGALLOC_SMOKE_SUMMARY set (by .ci/run), the fuzzing smoke campaign's
-results file (fuzz/smoke.sh: one line per campaign, then "N passed,
-N failed") is added in too; a missing or unreadable one counts 1 failed.
+With SEGALLOC_SMOKE_SUMMARY set (by .ci/run), the results of the suites run
+by scripts rather than Bazel are added in: a ':'-separated list of results
+files (fuzz/smoke.sh, .clusterfuzzlite/test.sh, ...: one line per test,
+"ok   ..." or "FAIL ...", then "N passed, N failed"), each labelled by the
+name of its folder; a missing or unreadable one counts 1 failed.
 """
 import json
 import os
@@ -57,24 +59,29 @@ def count_log(text):
     return None
 
 
-def smoke_counts():
-    """(passed, failed) of the fuzzing smoke campaign, printing its lines;
-    (0, 0) when not asked for."""
-    path = os.environ.get("SEGALLOC_SMOKE_SUMMARY")
-    if not path:
-        return 0, 0
-    try:
-        with open(path, errors="replace") as f:
-            text = f.read()
-    except OSError:
-        text = ""
-    counts = count_log(text)
-    if counts is None:
-        print("FAIL fuzz smoke: no results in %s" % path)
-        return 0, 1
-    for line in text.splitlines()[:-1]:
-        print("%-4s fuzz smoke: %s" % (line[:4].strip(), line[5:]))
-    return counts
+def script_counts():
+    """(passed, failed) of the script-run suites, printing their lines;
+    (0, 0) when none is asked for."""
+    total_p = total_f = 0
+    for path in os.environ.get("SEGALLOC_SMOKE_SUMMARY", "").split(":"):
+        if not path:
+            continue
+        label = os.path.basename(os.path.dirname(path))
+        try:
+            with open(path, errors="replace") as f:
+                text = f.read()
+        except OSError:
+            text = ""
+        counts = count_log(text)
+        if counts is None:
+            print("FAIL %s: no results in %s" % (label, path))
+            total_f += 1
+            continue
+        for line in text.splitlines()[:-1]:
+            print("%-4s %s: %s" % (line[:4].strip(), label, line[5:]))
+        total_p += counts[0]
+        total_f += counts[1]
+    return total_p, total_f
 
 
 def main():
@@ -133,9 +140,9 @@ def main():
     if bazel_rc != 0 and total_f == 0:
         print("FAIL bazel exited with status %d" % bazel_rc)
         total_f = 1
-    smoke_p, smoke_f = smoke_counts()
-    total_p += smoke_p
-    total_f += smoke_f
+    script_p, script_f = script_counts()
+    total_p += script_p
+    total_f += script_f
     print("%d passed, %d failed" % (total_p, total_f))
     return 1 if total_f else 0
 
