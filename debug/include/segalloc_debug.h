@@ -63,6 +63,16 @@ SEGALLOC_API size_t segalloc_leak_check(void);
 /* Empties the quarantine (verifying the poison of each block). */
 SEGALLOC_API void segalloc_flush_quarantine(void);
 
+/* The per-input check of a fuzz target (libFuzzer, AFL++ persistent mode)
+ * or a test: called after each input, it blames damage on the input that
+ * made it, not on one that runs later. Empties the quarantine, verifying
+ * each block's poison once (a block written after free is reported once
+ * and kept out of use), then runs segalloc_check_heap() (every live
+ * block's header and footer, the core's metadata). Each problem is
+ * reported as usual (by default, SEGALLOC_ON_ERROR=abort, the first one
+ * aborts); returns their number. */
+SEGALLOC_API int segalloc_check_now(void);
+
 #ifdef __cplusplus
 }
 #endif

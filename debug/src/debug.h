@@ -171,8 +171,6 @@ void _sa_dbg_live_remove(sa_dbg_thread_t *t, sa_dbg_header_t *h);
 bool _sa_dbg_quarantine_push(sa_dbg_thread_t *t, sa_dbg_header_t *h);
 size_t _sa_dbg_quarantine_pop(sa_dbg_thread_t *t, size_t budget,
                               sa_dbg_header_t **out, size_t max);
-/* Releases quarantined blocks of t until at most `budget` bytes remain. */
-void _sa_dbg_quarantine_drain(sa_dbg_thread_t *t, size_t budget);
 /* Verifies the poison of a block out of quarantine and hands it back to
  * the core; one written after free is reported and kept out of use. */
 void _sa_dbg_release(sa_dbg_header_t *h);

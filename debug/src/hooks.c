@@ -1,6 +1,6 @@
 /* The hooks (alloc/src/hooks.h) through which the public API runs in the
  * debug build, and the debug-only API of segalloc_debug.h built on the
- * registries: heap walk, leak check, quarantine flush. */
+ * registries: heap walk, leak check, quarantine flush, per-input check. */
 #include "debug.h"
 
 #include <errno.h>
@@ -163,18 +163,21 @@ static sa_dbg_header_t *live_block(sa_dbg_thread_t *t, uint32_t i,
   return NULL;
 }
 
-/* Every quarantined block of t still has its poison (and header). */
+/* A quarantined block is whole: its header, then its poison; a break is
+ * reported. */
+static bool quarantined_ok(const sa_dbg_header_t *h) {
+  if (!_sa_dbg_header_ok(h) || h->state != SA_DBG_QUARANTINED) {
+    _sa_dbg_report_bad_header(h);
+    return false;
+  }
+  return _sa_dbg_poison_check(h);
+}
+
 static void check_quarantine(sa_dbg_thread_t *t, void *ctx) {
   int *problems = ctx;
-  for (size_t i = 0; i < t->ring_len; i++) {
-    sa_dbg_header_t *h = t->quarantine[(t->ring_head + i) & (t->ring_cap - 1)];
-    if (!_sa_dbg_header_ok(h) || h->state != SA_DBG_QUARANTINED) {
-      _sa_dbg_report_bad_header(h);
+  for (size_t i = 0; i < t->ring_len; i++)
+    if (!quarantined_ok(t->quarantine[(t->ring_head + i) & (t->ring_cap - 1)]))
       ++*problems;
-    } else if (!_sa_dbg_poison_check(h)) {
-      ++*problems;
-    }
-  }
 }
 
 static void check_thread(sa_dbg_thread_t *t, void *ctx) {
@@ -248,13 +251,28 @@ size_t segalloc_leak_check(void) {
   return leaks.blocks;
 }
 
-static void flush_thread(sa_dbg_thread_t *t, void *ctx) {
-  (void)ctx;
-  _sa_dbg_quarantine_drain(t, 0);
+/* Empties t's quarantine; a damaged block is counted and kept out of use
+ * (released, its header could free the wrong memory). */
+static void empty_quarantine(sa_dbg_thread_t *t, void *ctx) {
+  int *problems = ctx;
+  sa_dbg_header_t *h;
+  while (_sa_dbg_quarantine_pop(t, 0, &h, 1) == 1) {
+    if (quarantined_ok(h))
+      _sa_dbg_release(h);
+    else
+      ++*problems;
+  }
 }
 
 void segalloc_flush_quarantine(void) {
-  _sa_dbg_for_each_thread(flush_thread, NULL);
+  int problems = 0;
+  _sa_dbg_for_each_thread(empty_quarantine, &problems);
+}
+
+int segalloc_check_now(void) {
+  int problems = 0;
+  _sa_dbg_for_each_thread(empty_quarantine, &problems);
+  return problems + segalloc_check_heap();
 }
 
 /* At exit, after the program's own destructors (a preloaded or linked

@@ -150,18 +150,6 @@ size_t _sa_dbg_quarantine_pop(sa_dbg_thread_t *t, size_t budget,
   return n;
 }
 
-void _sa_dbg_quarantine_drain(sa_dbg_thread_t *t, size_t budget) {
-  sa_dbg_header_t *out[16];
-  size_t n;
-  do {
-    pthread_mutex_lock(&t->lock);
-    n = _sa_dbg_quarantine_pop(t, budget, out, 16);
-    pthread_mutex_unlock(&t->lock);
-    for (size_t i = 0; i < n; i++)
-      _sa_dbg_release(out[i]);
-  } while (n == 16);
-}
-
 void _sa_dbg_for_each_thread(void (*visit)(sa_dbg_thread_t *t, void *ctx),
                              void *ctx) {
   pthread_mutex_lock(&sa_dbg_walk_lock);
