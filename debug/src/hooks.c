@@ -276,14 +276,16 @@ int segalloc_check_now(void) {
 }
 
 /* At exit, after the program's own destructors (a preloaded or linked
- * library is finalised after the program): a write into a block still in
- * quarantine would otherwise never be seen. Then SEGALLOC_LEAKS=1 lists
+ * library is finalised after the program): an overflow of a block never
+ * freed, or a write into a block still in quarantine, would otherwise
+ * never be seen; so every live block's canary and footer and every
+ * quarantined block's poison are checked. Then SEGALLOC_LEAKS=1 lists
  * what is left; in abort mode leaks fail the process, like LeakSanitizer
  * (exit code 23). */
 __attribute__((destructor)) static void check_at_exit(void) {
   fflush(NULL); /* the program's output first, should a report abort */
   int problems = 0;
-  _sa_dbg_for_each_thread(check_quarantine, &problems);
+  _sa_dbg_for_each_thread(check_thread, &problems);
   if (!_sa_dbg_options.leaks_at_exit || segalloc_leak_check() == 0)
     return;
   if (_sa_dbg_options.abort_on_error) {

@@ -55,10 +55,14 @@ Test(options, on_error_report_continues) {
 }
 
 Test(options, check_every_finds_damage_before_any_free) {
+  /* Without the option, only the check at exit finds it. */
   death_result_t r = run(NULL, "overflow-then-malloc");
-  assert_exit(&r, 0); /* without the option, nothing is found */
+  cr_assert(strncmp(r.output, "survived\nsegalloc: ERROR: heap-buffer-overflow",
+                    46) == 0,
+            "%s", r.output);
   r = run("SEGALLOC_CHECK_EVERY=1", "overflow-then-malloc");
   death_assert_report(&r, "heap-buffer-overflow", NULL);
+  cr_assert(strstr(r.output, "survived") == NULL, "%s", r.output);
 }
 
 Test(options, quarantine_bytes_zero_releases_at_once) {
@@ -106,6 +110,31 @@ Test(options, write_after_free_found_at_exit) {
                     "survived\nsegalloc: ERROR: use-after-free on address 0x",
                     53) == 0,
             "%s", r.output);
+}
+
+/* Live blocks are checked at exit too: damage to a block the program
+ * never frees still fails it, after its own output. */
+Test(options, damage_to_live_blocks_found_at_exit) {
+  static const struct {
+    const char *scenario, *first_lines;
+  } cases[] = {
+      {"overflow-then-malloc",
+       "survived\nsegalloc: ERROR: heap-buffer-overflow on address 0x"},
+      {"overflow-32-never-freed",
+       "survived\nsegalloc: ERROR: heap-buffer-overflow on address 0x"},
+      {"underflow-never-freed",
+       "survived\nsegalloc: ERROR: heap-buffer-underflow on address 0x"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    death_result_t r = run(NULL, cases[i].scenario);
+    cr_assert(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGABRT,
+              "%s: status 0x%x:\n%s", cases[i].scenario, r.status, r.output);
+    cr_assert(strncmp(r.output, cases[i].first_lines,
+                      strlen(cases[i].first_lines)) == 0,
+              "%s:\n%s", cases[i].scenario, r.output);
+    assert_has(&r, "allocated by thread");
+    assert_has(&r, "found by thread");
+  }
 }
 
 Test(options, bad_values_stop_the_program) {

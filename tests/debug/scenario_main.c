@@ -19,6 +19,19 @@ static void overflow_then_malloc(void) {
     segalloc_malloc(10);
 }
 
+/* 32 bytes past an 8-byte block: past its footer, into the next block. */
+static void overflow_32_never_freed(void) {
+  volatile char *p = segalloc_malloc(8);
+  segalloc_malloc(8);
+  for (int i = 8; i < 8 + 32; i++)
+    p[i] = 'x';
+}
+
+static void underflow_never_freed(void) {
+  char *p = segalloc_malloc(24);
+  ((volatile char *)p)[-1] = 1;
+}
+
 static void free_flush_free(void) {
   char *p = segalloc_malloc(10);
   segalloc_free(p);
@@ -53,6 +66,8 @@ int main(int argc, char **argv) {
       {"print-new-byte", print_new_byte},
       {"leak-one", leak_one},
       {"write-after-free", write_after_free},
+      {"overflow-32-never-freed", overflow_32_never_freed},
+      {"underflow-never-freed", underflow_never_freed},
   };
   for (size_t i = 0; argc == 2 && i < sizeof(scenarios) / sizeof(*scenarios);
        i++) {
