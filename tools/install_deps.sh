@@ -14,6 +14,9 @@ DEFAULT_PKGS=(
   clang               # second compiler, sanitizers
   libclang-rt-14-dev  # clang's sanitizer/fuzzer runtimes
   python3             # tools/test_summary.py
+  cmake               # examples/cmake_consumer/run.sh (tools/install.sh's
+  make                #   CMake package, pkg-config files)
+  pkg-config
   perl
   gcc
   git
