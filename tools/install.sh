@@ -32,8 +32,11 @@ fi
 prefix=$1
 cd "$(dirname "$0")/.."
 
-bazel build -c opt //alloc:segalloc //alloc:libsegalloc.so \
-  //debug:segalloc_debug //debug:libsegalloc_debug.so
+# The static archives are made from the drop-ins' (override.c) and the
+# prefixed libraries' archives; the .so targets alone build neither.
+bazel build -c opt //alloc:segalloc //alloc:segalloc_prefixed \
+  //alloc:libsegalloc.so //debug:segalloc_debug \
+  //debug:segalloc_debug_prefixed //debug:libsegalloc_debug.so
 bin=$(bazel info -c opt bazel-bin)
 
 mkdir -p "$prefix/include" "$prefix/lib/pkgconfig" "$prefix/lib/cmake/segalloc"
