@@ -12,7 +12,7 @@ static void *alloc_aligned(size_t size, size_t align) {
   void *block = _sa_alloc_small(size + align - SA_MIN_ALIGN);
   if (block == NULL)
     return NULL;
-  uintptr_t aligned = ((uintptr_t)block + align - 1) & ~(uintptr_t)(align - 1);
+  uintptr_t aligned = sa_align_up((uintptr_t)block, align);
   if (aligned != (uintptr_t)block) {
     sa_segment_t *seg = sa_segment_of(block);
     sa_page_of(seg, block)->has_aligned = 1;
@@ -97,14 +97,13 @@ void _sa_free(void *p) {
   sa_heap_t *heap = _sa_tls_heap;
   if (SA_LIKELY(atomic_load_explicit(&seg->heap, memory_order_relaxed) ==
                 heap)) {
-    if (SA_UNLIKELY(block == page->free || page->used == 0)) {
+    if (SA_UNLIKELY(block == page->local_free || page->used == 0)) {
       _sa_error(SA_ERR_DOUBLE_FREE, p, "block is already free");
       return;
     }
-    block->next = page->free;
-    page->free = block;
-    if (SA_UNLIKELY(--page->used == 0 ||
-                    atomic_load_explicit(&page->in_full, memory_order_relaxed)))
+    block->next = page->local_free;
+    page->local_free = block;
+    if (SA_UNLIKELY(--page->used == 0 || page->in_full))
       _sa_page_after_local_free(heap, page);
   } else if (!_sa_free_remote(seg, page, block)) {
     _sa_free(p); /* the segment is ours now */

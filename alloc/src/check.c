@@ -13,7 +13,7 @@
 /* What one page holds, as found by scan_page. */
 typedef struct page_scan_s {
   uint64_t is_free[SA_MAX_BLOCKS / 64]; /* block index -> on a free list */
-  uint32_t free_count, remote_count;
+  uint32_t free_count, remote_count;    /* free + local_free; thread_free */
   int problems;
 } page_scan_t;
 
@@ -23,8 +23,8 @@ typedef struct page_scan_s {
     (scan)->problems++;                                                        \
   } while (0)
 
-/* Walks one free list (local or remote), marking each block; stops at the
- * first block that isn't a distinct block of the page. */
+/* Walks one free list (free, local free or remote), marking each block; stops
+ * at the first block that isn't a distinct block of the page. */
 static uint32_t scan_list(const sa_page_t *page, sa_block_t *list,
                           page_scan_t *scan, const char *which) {
   uint32_t count = 0;
@@ -69,12 +69,18 @@ static void scan_page(const sa_segment_t *seg, const sa_page_t *page,
             (void *)page, page->used, page->capacity, page->reserved);
     return;
   }
-  scan->free_count = scan_list(page, page->free, scan, "free");
+  uintptr_t word = atomic_load(&((sa_page_t *)page)->thread_free);
+  scan->free_count = scan_list(page, page->free, scan, "free") +
+                     scan_list(page, page->local_free, scan, "local free");
   scan->remote_count = scan_list(
-      page, atomic_load(&((sa_page_t *)page)->remote_free), scan, "remote");
+      page, (sa_block_t *)(word & ~(uintptr_t)SA_TF_MASK), scan, "remote");
   if (scan->problems == 0 && page->used + scan->free_count != page->capacity)
     PROBLEM(scan, "page %p: used %u + free %u != capacity %u", (void *)page,
             page->used, scan->free_count, page->capacity);
+  if ((word & SA_TF_MASK) > SA_TF_NOTIFYING ||
+      ((word & SA_TF_MASK) == SA_TF_FULL && !page->in_full))
+    PROBLEM(scan, "page %p: state %u, in full list %u", (void *)page,
+            (unsigned)(word & SA_TF_MASK), page->in_full);
   if (scan->problems == 0 && scan->remote_count > page->used)
     PROBLEM(scan, "page %p: %u remote frees but only %u used", (void *)page,
             scan->remote_count, page->used);
@@ -87,6 +93,20 @@ typedef struct walk_s {
   segalloc_stats_t stats;
   size_t class_pages[SA_CLASS_COUNT], class_blocks[SA_CLASS_COUNT];
 } walk_t;
+
+/* A segment whose owner thread changes the pages under us: no checks, and
+ * only a rough count for the statistics. These reads race with the owner
+ * on purpose; ThreadSanitizer is told so. */
+__attribute__((noinline, no_sanitize("thread"))) static void
+count_roughly(walk_t *walk, const sa_segment_t *seg) {
+  for (uint32_t i = 0; i < seg->page_count; i++) {
+    const volatile sa_page_t *page = &seg->pages[i];
+    if (page->in_use) {
+      walk->stats.in_use_blocks += page->used;
+      walk->stats.in_use_bytes += (size_t)page->used * page->block_size;
+    }
+  }
+}
 
 static void walk_segment(walk_t *walk, sa_segment_t *seg) {
   page_scan_t scan;
@@ -104,15 +124,7 @@ static void walk_segment(walk_t *walk, sa_segment_t *seg) {
   }
   sa_heap_t *owner = atomic_load(&seg->heap);
   if (owner != walk->heap && owner != NULL) {
-    /* Its owner thread changes the pages under us: no checks, and only a
-     * rough count for the statistics. */
-    for (uint32_t i = 0; i < seg->page_count; i++) {
-      const volatile sa_page_t *page = &seg->pages[i];
-      if (page->in_use) {
-        walk->stats.in_use_blocks += page->used;
-        walk->stats.in_use_bytes += (size_t)page->used * page->block_size;
-      }
-    }
+    count_roughly(walk, seg);
     return;
   }
   uint32_t in_use = 0, dirty = 0;
@@ -149,17 +161,17 @@ static void walk_segment(walk_t *walk, sa_segment_t *seg) {
 }
 
 /* The calling thread's page queues: pages of the right class, linked both
- * ways, full ones only in the full list; bounded, so a cycle can't hang. */
+ * ways (the head's prev is the tail), full ones only in the full list;
+ * bounded, so a cycle can't hang. */
 static int check_queues(sa_heap_t *heap) {
   int problems = 0;
   for (unsigned cls = 0; cls <= SA_CLASS_COUNT; cls++) {
     sa_page_t *head = cls < SA_CLASS_COUNT ? heap->pages[cls] : heap->full;
     size_t length = 0;
     for (sa_page_t *p = head; p != NULL; p = p->next) {
-      bool full = atomic_load(&p->in_full);
       if (!p->in_use || (cls < SA_CLASS_COUNT && p->size_class != cls) ||
-          full != (cls == SA_CLASS_COUNT) ||
-          (p->next != NULL && p->next->prev != p) ||
+          p->in_full != (cls == SA_CLASS_COUNT) ||
+          (p->next != NULL ? p->next->prev != p : head->prev != p) ||
           ++length > ((size_t)1 << 26)) {
         _sa_message("check: page %p: wrong in queue %u", (void *)p, cls);
         problems++;

@@ -11,8 +11,7 @@ __thread sa_heap_t *_sa_tls_heap __attribute__((tls_model("initial-exec"))) =
 sa_heap_t _sa_heap_empty;
 
 pthread_mutex_t _sa_heaps_lock = PTHREAD_MUTEX_INITIALIZER;
-sa_heap_t *_sa_live_heaps;      /* guarded by _sa_heaps_lock */
-static sa_heap_t *sa_heap_pool; /* recycled heaps, same lock */
+static sa_heap_t *sa_heap_pool; /* recycled heaps, guarded by that lock */
 static uint8_t *sa_heap_chunk;  /* where the next new heap is carved */
 static size_t sa_heap_chunk_left;
 
@@ -48,14 +47,8 @@ static void heap_thread_done(void *arg) {
   sa_heap_t *heap = arg;
   _sa_heap_abandon_segments(heap);
   pthread_mutex_lock(&_sa_heaps_lock);
-  if (heap->prev_live != NULL)
-    heap->prev_live->next_live = heap->next_live;
-  else
-    _sa_live_heaps = heap->next_live;
-  if (heap->next_live != NULL)
-    heap->next_live->prev_live = heap->prev_live;
   memset(heap, 0, sizeof(*heap));
-  heap->next_live = sa_heap_pool;
+  heap->next_pooled = sa_heap_pool;
   sa_heap_pool = heap;
   pthread_mutex_unlock(&_sa_heaps_lock);
   _sa_tls_heap = &_sa_heap_empty;
@@ -85,10 +78,10 @@ void _sa_global_init(void) {
 static sa_heap_t *heap_new(void) {
   sa_heap_t *heap = sa_heap_pool;
   if (heap != NULL) {
-    sa_heap_pool = heap->next_live;
+    sa_heap_pool = heap->next_pooled;
     return heap;
   }
-  size_t size = (sizeof(sa_heap_t) + 63) & ~(size_t)63;
+  size_t size = sa_align_up(sizeof(sa_heap_t), 64);
   if (sa_heap_chunk_left < size) {
     size_t chunk = (size_t)64 << 10;
     sa_heap_chunk = _sa_os_map_aligned(chunk, _sa_os_page_size());
@@ -106,13 +99,8 @@ sa_heap_t *_sa_heap_init_thread(void) {
   _sa_global_init();
   pthread_mutex_lock(&_sa_heaps_lock);
   sa_heap_t *heap = heap_new();
-  if (heap != NULL) {
+  if (heap != NULL)
     memset(heap, 0, sizeof(*heap));
-    heap->next_live = _sa_live_heaps;
-    if (_sa_live_heaps != NULL)
-      _sa_live_heaps->prev_live = heap;
-    _sa_live_heaps = heap;
-  }
   pthread_mutex_unlock(&_sa_heaps_lock);
   if (heap == NULL)
     return NULL;

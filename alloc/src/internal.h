@@ -8,6 +8,73 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+/* Internal invariants (those written beside the structs in types.h), at
+ * the points where they are cheap to check: on in the debug build and in
+ * `-c dbg` builds (alloc/BUILD sets SEGALLOC_ASSERT), off in production. */
+#ifndef SEGALLOC_ASSERT
+#define SEGALLOC_ASSERT SEGALLOC_DEBUG
+#endif
+#if SEGALLOC_ASSERT
+#define sa_assert_internal(cond)                                               \
+  do {                                                                         \
+    if (SA_UNLIKELY(!(cond))) {                                                \
+      _sa_message("internal check failed: %s (%s:%d)", #cond, __FILE__,        \
+                  __LINE__);                                                   \
+      abort();                                                                 \
+    }                                                                          \
+  } while (0)
+#else
+#define sa_assert_internal(cond) ((void)0)
+#endif
+
+/* Intrusive doubly-linked lists (pages, segments, heaps), by the names of
+ * their link fields. `next` ends in NULL; the head's `prev` is the tail,
+ * so that appending is O(1) (as musl mallocng's queue/dequeue). */
+#define SA_LIST_PUSH(head, node, next, prev)                                   \
+  do {                                                                         \
+    __typeof__(node) *sa_head_ = &(head), sa_node_ = (node);                   \
+    sa_node_->next = *sa_head_;                                                \
+    sa_node_->prev = *sa_head_ != NULL ? (*sa_head_)->prev : sa_node_;         \
+    if (*sa_head_ != NULL)                                                     \
+      (*sa_head_)->prev = sa_node_;                                            \
+    *sa_head_ = sa_node_;                                                      \
+  } while (0)
+
+#define SA_LIST_APPEND(head, node, next, prev)                                 \
+  do {                                                                         \
+    __typeof__(node) *sa_head_ = &(head), sa_node_ = (node);                   \
+    sa_node_->next = NULL;                                                     \
+    if (*sa_head_ == NULL) {                                                   \
+      sa_node_->prev = sa_node_;                                               \
+      *sa_head_ = sa_node_;                                                    \
+    } else {                                                                   \
+      sa_node_->prev = (*sa_head_)->prev;                                      \
+      (*sa_head_)->prev->next = sa_node_;                                      \
+      (*sa_head_)->prev = sa_node_;                                            \
+    }                                                                          \
+  } while (0)
+
+#define SA_LIST_REMOVE(head, node, next, prev)                                 \
+  do {                                                                         \
+    __typeof__(node) *sa_head_ = &(head), sa_node_ = (node);                   \
+    if (sa_node_ == *sa_head_) {                                               \
+      *sa_head_ = sa_node_->next;                                              \
+      if (*sa_head_ != NULL)                                                   \
+        (*sa_head_)->prev = sa_node_->prev;                                    \
+    } else {                                                                   \
+      sa_node_->prev->next = sa_node_->next;                                   \
+      (sa_node_->next != NULL ? sa_node_->next : *sa_head_)->prev =            \
+          sa_node_->prev;                                                      \
+    }                                                                          \
+    sa_node_->next = sa_node_->prev = NULL;                                    \
+  } while (0)
+
+/* `x` rounded up to a multiple of `align`, a power of two. */
+static inline size_t sa_align_up(size_t x, size_t align) {
+  return (x + align - 1) & ~(align - 1);
+}
 
 /* ---- os.c: the whole contract with the operating system ---- */
 /* Maps `size` bytes (a multiple of the OS page) aligned to `align` (a power
@@ -22,6 +89,8 @@ void *_sa_os_remap_aligned(void *old, size_t old_size, size_t new_size,
 void _sa_os_purge(void *addr, size_t size);
 size_t _sa_os_page_size(void);
 size_t _sa_os_mapped_bytes(void);
+/* Prints one line "segalloc: <fmt>" to stderr without allocating. */
+void _sa_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- size_class.c ---- */
 extern const uint32_t _sa_class_size[SA_CLASS_COUNT];
@@ -88,12 +157,16 @@ extern pthread_mutex_t _sa_segments_lock;
 extern sa_segment_t *_sa_all_segments;
 
 /* ---- page.c: page queues and the slow paths ---- */
-/* Moves the blocks other threads freed into the local free list. */
+/* Moves the blocks other threads freed into the page's free list. */
 void _sa_page_collect_remote(sa_page_t *page);
-/* A local free made the page empty or took it out of the full list. */
+/* The page's heap is going away: its state goes back to NORMAL (after any
+ * remote free still telling the heap about it is done). */
+void _sa_page_abandon(sa_page_t *page);
+/* A local free made the page empty or was the first into a full page. */
 void _sa_page_after_local_free(sa_heap_t *heap, sa_page_t *page);
 /* A free from a thread that doesn't own the page; false when it adopted
- * the segment instead, and the caller must free the block locally. */
+ * the segment instead, and the caller must free the block locally. Touches
+ * nothing of the page, segment or heap after publishing the block. */
 bool _sa_free_remote(sa_segment_t *seg, sa_page_t *page, sa_block_t *block);
 /* Puts a page in use at the head of its class queue (adoption, new page). */
 void _sa_page_queue_push(sa_heap_t *heap, sa_page_t *page);
@@ -106,7 +179,6 @@ extern sa_heap_t _sa_heap_empty; /* before a thread's first malloc */
 /* The calling thread's heap, created on first use; NULL when out of memory. */
 sa_heap_t *_sa_heap_init_thread(void);
 extern pthread_mutex_t _sa_heaps_lock;
-extern sa_heap_t *_sa_live_heaps;
 
 /* ---- huge.c: blocks above SA_LARGE_MAX, one segment each ---- */
 /* `zero`: the caller needs zeroed memory (fresh mappings already are). */
@@ -170,7 +242,5 @@ static inline const char *sa_error_name(sa_error_kind_t kind) {
 }
 /* Reports a heap error found by the core; production aborts. */
 void _sa_error(sa_error_kind_t kind, const void *addr, const char *detail);
-/* Prints one line "segalloc: <fmt>" to stderr without allocating. */
-void _sa_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif /* SEGALLOC_INTERNAL_H */

@@ -1,32 +1,18 @@
 /* Pages and their queues: the malloc slow path (find or make a page with a
- * free block), carving fresh blocks, collecting remote frees, and moving
- * pages between a heap's class queues and its full list. */
+ * free block), carving fresh blocks, collecting the blocks freed locally
+ * and by other threads, the remote free, and moving pages between a heap's
+ * class queues and its full list. */
 #include "internal.h"
 
 #include <errno.h>
+#include <sched.h>
 
 void _sa_page_queue_push(sa_heap_t *heap, sa_page_t *page) {
-  sa_page_t **head = &heap->pages[page->size_class];
-  page->prev = NULL;
-  page->next = *head;
-  if (*head != NULL)
-    (*head)->prev = page;
-  *head = page;
-}
-
-/* Removes the page from the list starting at *head (queue or full list). */
-static void page_list_remove(sa_page_t **head, sa_page_t *page) {
-  if (page->prev != NULL)
-    page->prev->next = page->next;
-  else
-    *head = page->next;
-  if (page->next != NULL)
-    page->next->prev = page->prev;
-  page->next = page->prev = NULL;
+  SA_LIST_PUSH(heap->pages[page->size_class], page, next, prev);
 }
 
 void _sa_page_queue_remove(sa_heap_t *heap, sa_page_t *page) {
-  page_list_remove(&heap->pages[page->size_class], page);
+  SA_LIST_REMOVE(heap->pages[page->size_class], page, next, prev);
 }
 
 static void page_init(sa_segment_t *seg, sa_page_t *page, unsigned cls) {
@@ -38,6 +24,7 @@ static void page_init(sa_segment_t *seg, sa_page_t *page, unsigned cls) {
   page->capacity = 0;
   page->used = 0;
   page->free = NULL;
+  page->local_free = NULL;
   page->has_aligned = 0;
 }
 
@@ -59,13 +46,22 @@ static void page_extend(sa_page_t *page) {
   page->capacity += count;
 }
 
+static sa_block_t *tf_list(uintptr_t word) {
+  return (sa_block_t *)(word & ~(uintptr_t)SA_TF_MASK);
+}
+
 void _sa_page_collect_remote(sa_page_t *page) {
-  if (atomic_load_explicit(&page->remote_free, memory_order_relaxed) == NULL)
+  uintptr_t word =
+      atomic_load_explicit(&page->thread_free, memory_order_relaxed);
+  if (tf_list(word) == NULL)
     return;
-  sa_block_t *list =
-      atomic_exchange_explicit(&page->remote_free, NULL, memory_order_acquire);
-  if (list == NULL)
-    return;
+  /* Only the owner takes the list, so it stays non-empty; the state bits
+   * stay as they are. */
+  while (!atomic_compare_exchange_weak_explicit(
+      &page->thread_free, &word, word & SA_TF_MASK, memory_order_acquire,
+      memory_order_relaxed))
+    ;
+  sa_block_t *list = tf_list(word);
   /* More remote frees than blocks in use means a block was freed twice
    * (and the list may now be a cycle): stop rather than loop forever. */
   uint32_t count = 1;
@@ -84,41 +80,78 @@ void _sa_page_collect_remote(sa_page_t *page) {
   page->used -= count;
 }
 
-/* The page has nothing free: park it in the full list. A remote free that
- * races with this either sees in_full or is seen here (both seq_cst), so
- * the heap always learns that a full page got a block back. */
+/* Makes `free` non-empty if the page has any block left; false if not. */
+static bool page_has_free(sa_page_t *page) {
+  if (page->free == NULL) { /* local frees since the last refill */
+    page->free = page->local_free;
+    page->local_free = NULL;
+  }
+  _sa_page_collect_remote(page);
+  if (page->free == NULL && page->capacity < page->reserved)
+    page_extend(page);
+  return page->free != NULL;
+}
+
+/* The page has nothing free: park it in the full list, unless blocks came
+ * back meanwhile or a remote free is still telling this heap about the
+ * page's last stay there (then it stays queued and is looked at again).
+ * From here on a remote free sees FULL and tells the heap. */
 static void page_to_full(sa_heap_t *heap, sa_page_t *page) {
+  uintptr_t word = SA_TF_NORMAL;
+  if (!atomic_compare_exchange_strong(&page->thread_free, &word, SA_TF_FULL))
+    return;
   _sa_page_queue_remove(heap, page);
-  page->next = heap->full;
-  if (heap->full != NULL)
-    heap->full->prev = page;
-  heap->full = page;
-  atomic_store(&page->in_full, true);
-  if (atomic_load(&page->remote_free) != NULL)
-    atomic_store(&heap->full_has_remote, true);
+  SA_LIST_PUSH(heap->full, page, next, prev);
+  page->in_full = 1;
 }
 
+/* Back to the end of its class queue, where it gathers more free blocks
+ * before malloc reaches it. A NOTIFYING state is its notifier's to end. */
 static void page_from_full(sa_heap_t *heap, sa_page_t *page) {
-  page_list_remove(&heap->full, page);
-  atomic_store_explicit(&page->in_full, false, memory_order_relaxed);
-  _sa_page_queue_push(heap, page);
+  uintptr_t word =
+      atomic_load_explicit(&page->thread_free, memory_order_relaxed);
+  while ((word & SA_TF_MASK) == SA_TF_FULL &&
+         !atomic_compare_exchange_weak(&page->thread_free, &word,
+                                       word & ~(uintptr_t)SA_TF_MASK))
+    ;
+  SA_LIST_REMOVE(heap->full, page, next, prev);
+  page->in_full = 0;
+  SA_LIST_APPEND(heap->pages[page->size_class], page, next, prev);
 }
 
-/* Moves full pages that other threads freed into back to their queues;
- * true if any moved. */
+/* Moves the full pages other threads freed into back to their queues;
+ * true if any moved. A page whose notifier isn't done yet is looked at on
+ * the next sweep. */
 static bool sweep_full(sa_heap_t *heap) {
   bool moved = false;
   sa_page_t *page = heap->full;
   while (page != NULL) {
     sa_page_t *next = page->next;
-    if (atomic_load_explicit(&page->remote_free, memory_order_relaxed)) {
-      _sa_page_collect_remote(page);
+    uintptr_t word = atomic_load(&page->thread_free);
+    if ((word & SA_TF_MASK) == SA_TF_NOTIFYING) {
+      atomic_store(&heap->full_has_remote, true);
+    } else if (tf_list(word) != NULL) {
       page_from_full(heap, page);
       moved = true;
     }
     page = next;
   }
   return moved;
+}
+
+void _sa_page_abandon(sa_page_t *page) {
+  uintptr_t word = atomic_load(&page->thread_free);
+  for (;;) {
+    if ((word & SA_TF_MASK) == SA_TF_NOTIFYING) {
+      sched_yield(); /* its notifier is a few instructions from done */
+      word = atomic_load(&page->thread_free);
+    } else if (atomic_compare_exchange_weak(&page->thread_free, &word,
+                                            word & ~(uintptr_t)SA_TF_MASK)) {
+      break;
+    }
+  }
+  page->in_full = 0;
+  page->next = page->prev = NULL;
 }
 
 bool _sa_free_remote(sa_segment_t *seg, sa_page_t *page, sa_block_t *block) {
@@ -134,21 +167,41 @@ bool _sa_free_remote(sa_segment_t *seg, sa_page_t *page, sa_block_t *block) {
 #if SEGALLOC_INJECT_BUG == 2
   return true;
 #endif
-  sa_block_t *head =
-      atomic_load_explicit(&page->remote_free, memory_order_relaxed);
-  do {
-    if (SA_UNLIKELY(head == block)) {
+  /* A full page's heap must learn that it got a block back. It is told
+   * while the page is NOTIFYING, before the block is published: until
+   * then the block keeps the page and its segment in use, and the owner
+   * neither abandons the page nor lets its heap go (_sa_page_abandon
+   * waits). The CAS that publishes the block also ends NOTIFYING, and is
+   * the last access: by then the owner may have freed everything. */
+  bool notifier = false;
+  uintptr_t word =
+      atomic_load_explicit(&page->thread_free, memory_order_relaxed);
+  for (;;) {
+    if (SA_UNLIKELY(tf_list(word) == block)) {
+      if (notifier) /* production aborts; the debug build may go on */
+        while (!atomic_compare_exchange_weak(&page->thread_free, &word,
+                                             word & ~(uintptr_t)SA_TF_MASK))
+          ;
       _sa_error(SA_ERR_DOUBLE_FREE, block, "block is already free");
       return true;
     }
-    block->next = head;
-  } while (!atomic_compare_exchange_weak(&page->remote_free, &head, block));
-  if (atomic_load(&page->in_full)) {
-    sa_heap_t *owner = atomic_load_explicit(&seg->heap, memory_order_relaxed);
-    if (owner != NULL)
-      atomic_store(&owner->full_has_remote, true);
+    if (!notifier && (word & SA_TF_MASK) == SA_TF_FULL) {
+      uintptr_t claim = (word & ~(uintptr_t)SA_TF_MASK) | SA_TF_NOTIFYING;
+      if (!atomic_compare_exchange_weak(&page->thread_free, &word, claim))
+        continue;
+      word = claim;
+      notifier = true;
+      sa_heap_t *owner = atomic_load(&seg->heap);
+      if (owner != NULL)
+        atomic_store(&owner->full_has_remote, true);
+    }
+    block->next = tf_list(word);
+    uintptr_t state = notifier ? SA_TF_NORMAL : word & SA_TF_MASK;
+    if (atomic_compare_exchange_weak_explicit(
+            &page->thread_free, &word, (uintptr_t)block | state,
+            memory_order_release, memory_order_relaxed))
+      return true;
   }
-  return true;
 }
 
 /* Keep a class's only page even when empty: a program that mallocs and
@@ -179,9 +232,10 @@ static bool keep_empty(sa_heap_t *heap, sa_page_t *page) {
 }
 
 void _sa_page_after_local_free(sa_heap_t *heap, sa_page_t *page) {
-  if (atomic_load_explicit(&page->in_full, memory_order_relaxed))
+  if (page->in_full)
     page_from_full(heap, page);
   if (page->used == 0 && !keep_empty(heap, page)) {
+    sa_assert_internal(atomic_load(&page->thread_free) == SA_TF_NORMAL);
     _sa_page_queue_remove(heap, page);
     _sa_page_release(heap, page);
   }
@@ -193,10 +247,7 @@ static sa_page_t *page_find(sa_heap_t *heap, unsigned cls) {
     sa_page_t *page = heap->pages[cls];
     while (page != NULL) {
       sa_page_t *next = page->next;
-      _sa_page_collect_remote(page);
-      if (page->free == NULL && page->capacity < page->reserved)
-        page_extend(page);
-      if (page->free != NULL) {
+      if (page_has_free(page)) {
         if (page != heap->pages[cls]) {
           _sa_page_queue_remove(heap, page);
           _sa_page_queue_push(heap, page);

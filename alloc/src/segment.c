@@ -28,11 +28,7 @@ void _sa_segment_map_set(sa_segment_t *seg, size_t mapped_size, bool ours) {
 
 void _sa_segment_register(sa_segment_t *seg) {
   pthread_mutex_lock(&_sa_segments_lock);
-  seg->all_prev = NULL;
-  seg->all_next = _sa_all_segments;
-  if (_sa_all_segments != NULL)
-    _sa_all_segments->all_prev = seg;
-  _sa_all_segments = seg;
+  SA_LIST_PUSH(_sa_all_segments, seg, all_next, all_prev);
   _sa_segment_map_set(seg, seg->mapped_size, true);
   pthread_mutex_unlock(&_sa_segments_lock);
 }
@@ -40,39 +36,13 @@ void _sa_segment_register(sa_segment_t *seg) {
 void _sa_segment_unregister(sa_segment_t *seg) {
   pthread_mutex_lock(&_sa_segments_lock);
   _sa_segment_map_set(seg, seg->mapped_size, false);
-  if (seg->all_prev != NULL)
-    seg->all_prev->all_next = seg->all_next;
-  else
-    _sa_all_segments = seg->all_next;
-  if (seg->all_next != NULL)
-    seg->all_next->all_prev = seg->all_prev;
+  SA_LIST_REMOVE(_sa_all_segments, seg, all_next, all_prev);
   pthread_mutex_unlock(&_sa_segments_lock);
 }
 
-/* ---- intrusive segment lists (owned, avail, abandoned) ---- */
-#define SA_LIST_PUSH(head, seg, next, prev)                                    \
-  do {                                                                         \
-    (seg)->prev = NULL;                                                        \
-    (seg)->next = (head);                                                      \
-    if ((head) != NULL)                                                        \
-      (head)->prev = (seg);                                                    \
-    (head) = (seg);                                                            \
-  } while (0)
-
-#define SA_LIST_REMOVE(head, seg, next, prev)                                  \
-  do {                                                                         \
-    if ((seg)->prev != NULL)                                                   \
-      (seg)->prev->next = (seg)->next;                                         \
-    else                                                                       \
-      (head) = (seg)->next;                                                    \
-    if ((seg)->next != NULL)                                                   \
-      (seg)->next->prev = (seg)->prev;                                         \
-    (seg)->next = (seg)->prev = NULL;                                          \
-  } while (0)
-
 static size_t segment_header_size(uint32_t page_count) {
-  size_t size = sizeof(sa_segment_t) + page_count * sizeof(sa_page_t);
-  return (size + 255) & ~(size_t)255;
+  return sa_align_up(sizeof(sa_segment_t) + page_count * sizeof(sa_page_t),
+                     256);
 }
 
 static sa_segment_t *segment_new(sa_heap_t *heap, sa_segment_kind_t kind) {
@@ -163,8 +133,7 @@ static void segment_purge(sa_segment_t *seg) {
     if (page != NULL && page->dirty) {
       page->dirty = 0;
       if (start == NULL)
-        start =
-            (uint8_t *)(((uintptr_t)page->area + os_page - 1) & ~(os_page - 1));
+        start = (uint8_t *)sa_align_up((uintptr_t)page->area, os_page);
       end = _sa_page_end(seg, page);
     } else if (start != NULL) {
       _sa_os_purge(start, (size_t)(end - start));
@@ -223,7 +192,8 @@ void _sa_heap_abandon_segments(sa_heap_t *heap) {
         if (seg->pages_in_use < seg->page_count)
           SA_LIST_REMOVE(heap->avail[kind], seg, avail_next, avail_prev);
         for (uint32_t i = 0; i < seg->page_count; i++)
-          atomic_store(&seg->pages[i].in_full, false);
+          if (seg->pages[i].in_use)
+            _sa_page_abandon(&seg->pages[i]);
         /* Under the lock: a free that sees no owner may adopt the segment
          * at once, and must find it on the abandoned list. */
         pthread_mutex_lock(&_sa_segments_lock);

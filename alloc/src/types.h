@@ -88,31 +88,47 @@ typedef struct sa_block_s {
 
 struct sa_heap_s;
 
-/* A page: blocks of one size class.
+/* The state of a page kept in the low bits of its `thread_free` word, so a
+ * remote free reads it and publishes its block in one CAS and touches
+ * nothing of the page, segment or heap after that CAS (the owner may have
+ * collected the block and released them all by then). */
+#define SA_TF_NORMAL 0u /* in a class queue: a remote free just pushes */
+#define SA_TF_FULL 1u   /* in the full list: a remote free tells the owner */
+#define SA_TF_NOTIFYING                                                        \
+  2u /* a remote free is telling the owner (before it                          \
+        publishes its block, so the page is alive) */
+#define SA_TF_MASK 3u
+
+/* A page: blocks of one size class. Its free blocks are sharded (as
+ * mimalloc's): malloc pops `free`, a local free pushes `local_free`, other
+ * threads push `thread_free`; `free` is refilled from the other two only
+ * when it runs out, so the page queues are touched once per batch.
  * Invariants (checked by segalloc_check_heap):
  *  - in_use == 0: the page holds nothing and is in no queue.
  *  - capacity <= reserved; the first `capacity` blocks of the area have been
  *    handed out at least once, the rest are untouched.
- *  - used + |free| == capacity, where `free` lists distinct blocks among the
- *    first `capacity`; |remote_free| <= used (remote frees are counted as
- *    used until the owner collects them).
+ *  - used + |free| + |local_free| == capacity, the lists holding distinct
+ *    blocks among the first `capacity`; |thread_free| <= used (remote frees
+ *    count as used until the owner collects them).
  *  - in_full == 1 exactly when the page is in its heap's full list rather
- *    than the queue of its class.
+ *    than the queue of its class; then its state is FULL or NOTIFYING.
+ *    used == 0 implies state NORMAL (a notifier holds an unpublished block).
  *  - dirty: not in use, and its memory not given back since it was. */
 typedef struct sa_page_s {
-  sa_block_t *free; /* owner thread only */
+  sa_block_t *free;       /* owner thread only: malloc takes from here */
+  sa_block_t *local_free; /* owner thread only: free puts here */
   uint32_t used;
   uint32_t capacity;
   uint32_t reserved;
   uint32_t block_size;
-  uint8_t *area;                     /* first block */
-  _Atomic(sa_block_t *) remote_free; /* pushed by other threads */
-  struct sa_page_s *next, *prev;     /* class queue or full list */
+  uint8_t *area;                  /* first block */
+  _Atomic(uintptr_t) thread_free; /* list pushed by others | SA_TF_ state */
+  struct sa_page_s *next, *prev;  /* class queue or full list */
   uint8_t size_class;
   uint8_t in_use;
   uint8_t has_aligned; /* may hold interior pointers */
   uint8_t dirty;       /* released, its memory still resident */
-  _Atomic(bool) in_full;
+  uint8_t in_full;     /* owner thread only */
 } sa_page_t;
 
 /* A segment header sits at the start of its mapping.
@@ -141,15 +157,16 @@ typedef struct sa_segment_s {
 } sa_segment_t;
 
 /* A thread heap: the per-thread cache. Only its thread touches it, except
- * `full_has_remote`, which remote frees set when they hit a full page. */
+ * `full_has_remote`, which a remote free sets (while it holds a full page
+ * of the heap in state NOTIFYING) to have the owner sweep its full list.
+ * Heaps are never unmapped: a dead thread's heap is recycled. */
 typedef struct sa_heap_s {
   sa_page_t *pages[SA_CLASS_COUNT];   /* head: the page malloc takes from */
   sa_page_t *full;                    /* pages with nothing free */
   sa_segment_t *owned[SA_PAGE_KINDS]; /* by kind */
   sa_segment_t *avail[SA_PAGE_KINDS]; /* owned, with a free page */
   _Atomic(bool) full_has_remote;
-  struct sa_heap_s *next_live; /* global list of live heaps */
-  struct sa_heap_s *prev_live;
+  struct sa_heap_s *next_pooled; /* recycled, waiting for a new thread */
 } sa_heap_t;
 
 #endif /* SEGALLOC_TYPES_H */
