@@ -76,6 +76,18 @@ static inline size_t sa_align_up(size_t x, size_t align) {
   return (x + align - 1) & ~(align - 1);
 }
 
+#if SEGALLOC_DEBUG
+/* The debug build's drop-ins export checked memcpy, memmove and memset
+ * (debug/src/checked.c). The allocator's own copies and fills, which touch
+ * headers, footers and freed blocks on purpose, bypass them: every call,
+ * explicit or made by the compiler (gcc; clang only the explicit ones),
+ * goes to these unchecked ones (debug/src/memory.c). */
+void *memcpy(void *restrict dst, const void *restrict src,
+             size_t n) __asm__("_sa_dbg_memcpy");
+void *memmove(void *dst, const void *src, size_t n) __asm__("_sa_dbg_memmove");
+void *memset(void *dst, int c, size_t n) __asm__("_sa_dbg_memset");
+#endif
+
 /* ---- os.c: the whole contract with the operating system ---- */
 /* Maps `size` bytes (a multiple of the OS page) aligned to `align` (a power
  * of two >= the OS page); NULL when the OS refuses. */

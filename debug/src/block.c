@@ -65,6 +65,15 @@ static uint8_t *user_of_block(uint8_t *base, size_t block_size) {
   return base + SA_DBG_HEADER_SIZE;
 }
 
+sa_dbg_header_t *_sa_dbg_header_of(const void *p) {
+  size_t block_size;
+  uint8_t *base = _sa_block_start(p, &block_size);
+  if (base == NULL)
+    return NULL;
+  sa_dbg_header_t *h = (sa_dbg_header_t *)user_of_block(base, block_size) - 1;
+  return _sa_dbg_header_ok(h) ? h : NULL;
+}
+
 sa_dbg_header_t *_sa_dbg_block_init(uint8_t *base, size_t offset, size_t size,
                                     bool zeroed, const void *frame,
                                     uint32_t tid) {

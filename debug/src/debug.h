@@ -8,6 +8,12 @@
  *   registry.c  per-thread tables of live blocks and quarantine rings
  *   hooks.c     the hooks: alloc, free, realloc, usable size, heap check
  *   report.c    error reports, backtraces, the error handler
+ *   memory.c    the allocator's own memcpy, memmove and memset; the range
+ *               check of the checked memory functions
+ *
+ * and, in the drop-ins only (tools/dropin.bzl), the exported symbols:
+ *
+ *   checked.c   memcpy, memset, strcpy, ... and their _chk variants
  *
  * A debug block lives inside one core block:
  *
@@ -151,6 +157,11 @@ sa_dbg_header_t *_sa_dbg_lookup(const void *p, sa_error_kind_t freed_kind);
 /* Reports a header that isn't ok: heap-buffer-underflow when its canary
  * is damaged, else heap-corruption. */
 void _sa_dbg_report_bad_header(const sa_dbg_header_t *h);
+/* The header (in any state) of the block holding p, an interior pointer
+ * or one into the header or footer; NULL when p is in no block of ours or
+ * the block's header isn't intact (a core block never handed out, or
+ * damaged). O(1): segment map, page, block, header. */
+sa_dbg_header_t *_sa_dbg_header_of(const void *p);
 
 /* ---- registry.c ---- */
 extern __thread sa_dbg_thread_t *_sa_dbg_tls
@@ -184,6 +195,32 @@ static inline sa_dbg_header_t *sa_dbg_live_at(const sa_dbg_thread_t *t,
   return (entry & 1) ? NULL : (sa_dbg_header_t *)entry;
 }
 
+/* ---- memory.c ---- */
+/* The allocator's own memcpy, memmove and memset (internal.h routes its
+ * calls here): libc's, never the drop-ins' checked ones (checked.c). */
+void *_sa_dbg_memcpy(void *restrict dst, const void *restrict src, size_t n);
+void *_sa_dbg_memmove(void *dst, const void *src, size_t n);
+void *_sa_dbg_memset(void *dst, int c, size_t n);
+/* Whether [p, p + n) may touch a block of ours: a segment map look-up at
+ * each end, the whole cost of a check on memory that isn't ours. */
+static inline bool sa_dbg_may_touch_heap(const void *p, size_t n) {
+  return sa_segment_of(p) != NULL ||
+         sa_segment_of((const void *)((uintptr_t)p + n - 1)) != NULL;
+}
+/* Checks an access of `fn` (READ, or WRITE if `write`) to [p, p + n) that
+ * touches a block of ours: outside the block's requested bytes it is a
+ * heap-buffer-overflow or -underflow, in a freed block a use-after-free;
+ * reported (the backtrace from `frame`) before the access is made. False
+ * after a report. */
+bool _sa_dbg_check_range(const void *p, size_t n, bool write, const char *fn,
+                         const void *frame);
+/* strnlen(s, max) for `fn`, reading no further than the end of the block
+ * s lies in: a string unterminated within its block is reported as a
+ * READ overflow (then measured anyway). Also checks the read of the
+ * string and its terminator (if within max) as _sa_dbg_check_range. */
+size_t _sa_dbg_strnlen(const char *s, size_t max, const char *fn,
+                       const void *frame);
+
 /* ---- report.c ---- */
 /* Captures up to `depth` return addresses, starting with `frame`'s (a
  * frame of the calling thread's stack); the rest are NULL. */
@@ -195,5 +232,10 @@ bool _sa_dbg_on_stack(const void *p);
 void _sa_dbg_report(const segalloc_error_t *err, const sa_dbg_header_t *h,
                     const char *detail, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same, its "found" backtrace starting at `frame`'s caller (e.g. the
+ * program's call to a checked memcpy) rather than inside segalloc. */
+void _sa_dbg_report_from(const void *frame, const segalloc_error_t *err,
+                         const sa_dbg_header_t *h, const char *detail, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif /* SEGALLOC_DEBUG_INTERNAL_H */

@@ -102,8 +102,8 @@ size_t segalloc_error_count(void) {
   return atomic_load(&sa_dbg_errors);
 }
 
-void _sa_dbg_report(const segalloc_error_t *err, const sa_dbg_header_t *h,
-                    const char *detail, ...) {
+static void report(const void *frame, const segalloc_error_t *err,
+                   const sa_dbg_header_t *h, const char *detail, va_list args) {
   atomic_fetch_add(&sa_dbg_errors, 1);
   segalloc_error_handler_t handler = atomic_load(&sa_dbg_handler);
   if (handler != NULL) {
@@ -111,10 +111,7 @@ void _sa_dbg_report(const segalloc_error_t *err, const sa_dbg_header_t *h,
     return;
   }
   char text[400];
-  va_list args;
-  va_start(args, detail);
   vsnprintf(text, sizeof(text), detail, args);
-  va_end(args);
   uint32_t tid = (uint32_t)gettid();
   _sa_message("ERROR: %s on address %p", segalloc_error_kind_name(err->kind),
               err->address);
@@ -130,12 +127,28 @@ void _sa_dbg_report(const segalloc_error_t *err, const sa_dbg_header_t *h,
   if (err->kind == SEGALLOC_ERR_LEAK)
     return;
   const void *here[SA_DBG_REPORT_DEPTH];
-  _sa_dbg_backtrace(here, SA_DBG_REPORT_DEPTH, __builtin_frame_address(0));
+  _sa_dbg_backtrace(here, SA_DBG_REPORT_DEPTH, frame);
   print_trace("found", tid, here, SA_DBG_REPORT_DEPTH);
   if (_sa_dbg_options.abort_on_error) {
     _sa_message("aborting (SEGALLOC_ON_ERROR=report would continue)");
     abort();
   }
+}
+
+void _sa_dbg_report(const segalloc_error_t *err, const sa_dbg_header_t *h,
+                    const char *detail, ...) {
+  va_list args;
+  va_start(args, detail);
+  report(__builtin_frame_address(0), err, h, detail, args);
+  va_end(args);
+}
+
+void _sa_dbg_report_from(const void *frame, const segalloc_error_t *err,
+                         const sa_dbg_header_t *h, const char *detail, ...) {
+  va_list args;
+  va_start(args, detail);
+  report(frame, err, h, detail, args);
+  va_end(args);
 }
 
 /* Errors the core finds itself (e.g. in its free lists). */
