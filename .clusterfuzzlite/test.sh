@@ -22,7 +22,6 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 work=$ROOT/fuzz/out/cfl
-summary_file=$work/summary
 rm -rf "$work"
 mkdir -p "$work/src"
 # The Dockerfile copies the tree to $SRC/segalloc and build.sh to $SRC.
@@ -45,18 +44,9 @@ declare -A SAN_CALL=([address]='call.*<__asan_report' [undefined]='call.*<__ubsa
 declare -A ENGINE_SYMBOLS=([libfuzzer]="LLVMFuzzerRunDriver __start___sancov_cntrs"
   [afl]="__afl_area_ptr __start___sancov_guards")
 
-passed=0
-failed=0
-summary=()
-outcome() { # OK(0|1) CONFIG TARGET DETAIL
-  if [[ $1 == 0 ]]; then
-    passed=$((passed + 1))
-    summary+=("ok   $2 $3 ($4)")
-  else
-    failed=$((failed + 1))
-    summary+=("FAIL $2 $3 ($4)")
-  fi
-}
+# shellcheck source=tools/results.sh
+source "$ROOT/tools/results.sh"
+outcome() { result "$1" "$2 $3 ($4)"; } # OK(0|1) CONFIG TARGET DETAIL
 
 # build ENGINE SANITIZER DIR: runs build.sh under the variables compile
 # would set; its log goes to DIR/build.log.
@@ -166,6 +156,4 @@ for config in libfuzzer+address libfuzzer+undefined afl+address; do
   done
 done
 
-summary+=("$passed passed, $failed failed")
-printf '%s\n' "${summary[@]}" | tee "$summary_file"
-[[ $failed == 0 ]]
+results_finish "$work/summary"

@@ -22,24 +22,10 @@ prefix=$work/prefix
 rm -rf "$work"
 mkdir -p "$work"
 
-passed=0
-failed=0
-summary=()
-outcome() { # OK(0|1) NAME DETAIL
-  if [[ $1 == 0 ]]; then
-    passed=$((passed + 1))
-    summary+=("ok   $2 ($3)")
-  else
-    failed=$((failed + 1))
-    summary+=("FAIL $2 ($3)")
-  fi
-}
-finish() {
-  summary+=("$passed passed, $failed failed")
-  printf '%s\n' "${summary[@]}" | tee "$work/summary"
-  [[ $failed == 0 ]]
-  exit
-}
+# shellcheck source=tools/results.sh
+source "$root/tools/results.sh"
+outcome() { result "$1" "$2 ($3)"; } # OK(0|1) NAME DETAIL
+finish() { results_finish "$work/summary"; }
 
 if bash "$root/tools/install.sh" "$prefix" >"$work/install.log" 2>&1; then
   outcome 0 install "tools/install.sh $prefix"
