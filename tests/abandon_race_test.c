@@ -3,6 +3,7 @@
  * that frees into them. Its own target, so that a failure here names the
  * bug rather than hiding threads_test's other results. */
 #include "tests/msg_queue.h"
+#include "tests/race_scenarios.h"
 
 /* A thread's exit abandons its segments while consumers are freeing
  * blocks into them (remote frees that may adopt a segment). Threads that
@@ -116,60 +117,20 @@ Test(abandon_race, exits_race_with_remote_frees) {
   stats_assert_back_to(&start);
 }
 
-/* A thread exits while other threads free its last blocks, with the
- * segment cache full: the exit collects the blocks, releases the pages and
- * unmaps the segments (blocks of 100 KiB: a large page is a whole
- * segment). A remote free must touch nothing of the page, segment or heap
- * once its block is published (it used to read the page's full flag and
- * the segment's owner after that: under --config=tsan that is a reported
- * race with the page's release; without TSan, a crash when the segment is
- * already unmapped). */
-enum { LAST_ROUNDS = 300, LAST_PAIRS = 6, LAST_SIZE = 100 * 1024 };
-
-typedef struct last_pair_s {
-  pthread_barrier_t *go;
-  void *block;
-} last_pair_t;
-
-static void *own_then_exit(void *arg) {
-  last_pair_t *p = arg;
-  p->block = segalloc_malloc(LAST_SIZE);
-  memset(p->block, 0x5a, LAST_SIZE);
-  pthread_barrier_wait(p->go);
-  return NULL; /* exits as the other thread frees its block */
-}
-
-static void *free_last_block(void *arg) {
-  last_pair_t *p = arg;
-  pthread_barrier_wait(p->go);
-  segalloc_free(p->block);
-  return NULL;
-}
-
+/* Owners exit while other threads free their last blocks, with the
+ * segment cache full (tests/race_scenarios.h). */
 Test(abandon_race, exit_races_with_free_of_last_block, .timeout = 120) {
   segalloc_stats_t start = stats_now();
-  /* Fill the segment cache: each large class has its own segment. */
-  void *fill[8];
-  for (int i = 0; i < 8; i++)
-    cr_assert_not_null(fill[i] = segalloc_malloc((size_t)(80 + 40 * i) * KiB));
-  for (int i = 0; i < 8; i++)
-    segalloc_free(fill[i]);
-  for (int round = 0; round < LAST_ROUNDS; round++) {
-    pthread_barrier_t go;
-    pthread_barrier_init(&go, NULL, 2 * LAST_PAIRS);
-    last_pair_t pairs[LAST_PAIRS];
-    pthread_t owners[LAST_PAIRS], freers[LAST_PAIRS];
-    for (int i = 0; i < LAST_PAIRS; i++) {
-      pairs[i] = (last_pair_t){.go = &go, .block = NULL};
-      cr_assert_eq(pthread_create(&owners[i], NULL, own_then_exit, &pairs[i]),
-                   0);
-      cr_assert_eq(pthread_create(&freers[i], NULL, free_last_block, &pairs[i]),
-                   0);
-    }
-    join_threads(owners, LAST_PAIRS);
-    join_threads(freers, LAST_PAIRS);
-    pthread_barrier_destroy(&go);
-  }
+  cr_assert_eq(race_last_block_exits(300), 0, "blocks damaged");
+  heap_assert_ok();
+  stats_assert_back_to(&start);
+}
+
+/* Remote frees into full pages of owners that keep allocating, then exit
+ * (tests/race_scenarios.h). */
+Test(abandon_race, remote_frees_into_full_pages, .timeout = 120) {
+  segalloc_stats_t start = stats_now();
+  cr_assert_eq(race_full_page_handoffs(4), 0, "blocks damaged");
   heap_assert_ok();
   stats_assert_back_to(&start);
 }
