@@ -116,16 +116,37 @@ size_t _sa_usable_size(const void *p) {
   return block == NULL ? 0 : size - (size_t)((const uint8_t *)p - block);
 }
 
+/* The usable size of the block p starts, checked as cheaply as free
+ * checks it (no division unless the page holds aligned blocks); 0 when p
+ * is not a block handed out. */
+static size_t block_usable(sa_segment_t *seg, const void *p) {
+  if (seg->kind != SA_SEGMENT_HUGE) {
+    const sa_page_t *page = sa_page_of(seg, p);
+    uintptr_t offset = (uintptr_t)p - (uintptr_t)page->area;
+    if (SA_LIKELY(!page->has_aligned && ((uintptr_t)p & 15) == 0 &&
+                  page->in_use && (uint8_t *)p >= page->area &&
+                  offset < (uintptr_t)page->capacity * page->block_size))
+      return page->block_size;
+  }
+  return _sa_usable_size(p);
+}
+
 void *_sa_realloc(void *p, size_t size) {
   sa_segment_t *seg = sa_segment_of(p);
-  size_t usable = _sa_usable_size(p);
-  if (seg == NULL || usable == 0) {
+  size_t usable = seg == NULL ? 0 : block_usable(seg, p);
+  if (usable == 0) {
     _sa_error(SA_ERR_INVALID_FREE, p, "realloc of a pointer not handed out");
     return NULL;
   }
   /* Stay in place unless that would waste more than half the block. */
   if (size <= usable && size >= usable / 2)
     return p;
+  /* A block that grows is likely to grow again: give it room, so that
+   * growth in small steps copies it a bounded number of times. */
+  if (size > usable && size < SA_LARGE_MAX) {
+    size_t room = usable + usable / 2;
+    size = room < size ? size : room < SA_LARGE_MAX ? room : SA_LARGE_MAX;
+  }
   if (seg->kind == SA_SEGMENT_HUGE && size > SA_LARGE_MAX &&
       p == seg->huge_block) {
     void *moved = _sa_huge_realloc(seg, size);

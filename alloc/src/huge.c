@@ -1,15 +1,27 @@
 /* Huge blocks (above SA_LARGE_MAX, or too aligned for a page): each in a
- * segment of its own, mapped for it and unmapped on free, except for a few
- * kept in a small cache so that churn around the threshold doesn't pay a
- * syscall and page faults every time. */
+ * segment of its own, page-granular. A freed huge mapping is not unmapped
+ * at once but kept, resident, in a cache of free ranges: the next huge
+ * malloc takes the smallest range that fits (giving back a tail that would
+ * waste too much) or grows one in place, so churn costs neither mmap nor
+ * page faults. Ranges left unused for SA_HUGE_DECAY_MS, or beyond the
+ * cache's bounds, are unmapped (purging, delayed, in the manner of
+ * jemalloc's decay); all of them are when the OS refuses a mapping. */
 #include "internal.h"
 
 #include <errno.h>
 #include <string.h>
 
+/* A cached free range: a whole former huge mapping, its header intact. */
+typedef struct sa_huge_range_s {
+  sa_segment_t *seg; /* seg->mapped_size: the range's bytes */
+  uint64_t freed_ms; /* when it was freed (_sa_os_now_ms) */
+} sa_huge_range_t;
+
 pthread_mutex_t _sa_huge_lock = PTHREAD_MUTEX_INITIALIZER;
-static sa_segment_t *sa_huge_cache[SA_HUGE_CACHE]; /* guarded by the lock */
-static size_t sa_huge_cache_count, sa_huge_cache_bytes;
+/* Guarded by the lock: the cache, oldest first, and the bytes it holds;
+ * the bytes of live huge blocks, which scale the cache's byte bound. */
+static sa_huge_range_t sa_huge_cache[SA_HUGE_CACHE];
+static size_t sa_huge_cache_count, sa_huge_cache_bytes, sa_huge_live_bytes;
 
 static size_t round_up(size_t n, size_t to) {
   return (n + to - 1) & ~(to - 1);
@@ -23,36 +35,126 @@ static size_t mapping_align(size_t align) {
   return align > SA_SEGMENT_SIZE ? align : SA_SEGMENT_SIZE;
 }
 
-/* A cached mapping of at least `size` bytes (and not much more), aligned
- * to `align`; NULL if there is none. */
-static sa_segment_t *cache_take(size_t size, size_t align) {
-  sa_segment_t *found = NULL;
-  pthread_mutex_lock(&_sa_huge_lock);
-  for (size_t i = 0; i < sa_huge_cache_count; i++) {
-    sa_segment_t *seg = sa_huge_cache[i];
-    if (seg->mapped_size >= size && seg->mapped_size - size <= size / 4 &&
-        ((uintptr_t)seg & (align - 1)) == 0) {
-      found = seg;
-      sa_huge_cache[i] = sa_huge_cache[--sa_huge_cache_count];
-      sa_huge_cache_bytes -= seg->mapped_size;
-      break;
-    }
-  }
-  pthread_mutex_unlock(&_sa_huge_lock);
-  return found;
+/* Removes entry i (keeping the age order); the lock is held. */
+static sa_segment_t *cache_remove(size_t i) {
+  sa_segment_t *seg = sa_huge_cache[i].seg;
+  sa_huge_cache_count--;
+  memmove(&sa_huge_cache[i], &sa_huge_cache[i + 1],
+          (sa_huge_cache_count - i) * sizeof(sa_huge_cache[0]));
+  sa_huge_cache_bytes -= seg->mapped_size;
+  return seg;
 }
 
-static bool cache_put(sa_segment_t *seg) {
-  bool kept = false;
+/* The most the cache holds: a quarter of the live huge bytes, or
+ * SA_HUGE_CACHE_BYTES if more; the lock is held. */
+static size_t cache_limit(void) {
+  return sa_huge_live_bytes / 4 > SA_HUGE_CACHE_BYTES ? sa_huge_live_bytes / 4
+                                                      : SA_HUGE_CACHE_BYTES;
+}
+
+/* Takes out of the cache, into evicted[], the ranges that have aged or
+ * (oldest first) that leave no room for `incoming` more bytes in one more
+ * entry; all of them if `all`. Returns how many; the lock is held. */
+static size_t cache_evict(sa_segment_t **evicted, size_t incoming, bool all) {
+  size_t limit = cache_limit();
+  uint64_t now = _sa_os_now_ms();
+  size_t n = 0;
+  while (sa_huge_cache_count > 0 &&
+         (all || sa_huge_cache_count == SA_HUGE_CACHE ||
+          sa_huge_cache_bytes + incoming > limit ||
+          now - sa_huge_cache[0].freed_ms > SA_HUGE_DECAY_MS))
+    evicted[n++] = cache_remove(0);
+  return n;
+}
+
+static void unmap_all(sa_segment_t **segs, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    _sa_os_unmap(segs[i], segs[i]->mapped_size);
+}
+
+/* Gives every cached range back to the OS (when it refuses a mapping). */
+static void cache_flush(void) {
+  sa_segment_t *evicted[SA_HUGE_CACHE];
   pthread_mutex_lock(&_sa_huge_lock);
-  if (sa_huge_cache_count < SA_HUGE_CACHE &&
-      sa_huge_cache_bytes + seg->mapped_size <= SA_HUGE_CACHE_BYTES) {
-    sa_huge_cache[sa_huge_cache_count++] = seg;
+  size_t n = cache_evict(evicted, 0, true);
+  pthread_mutex_unlock(&_sa_huge_lock);
+  unmap_all(evicted, n);
+}
+
+/* A cached range for a mapping of `needed` bytes aligned to `align`: the
+ * smallest that holds it, else the largest (which the caller may grow);
+ * NULL if none is aligned. */
+static sa_segment_t *cache_take(size_t needed, size_t align) {
+  size_t best = SA_HUGE_CACHE;
+  pthread_mutex_lock(&_sa_huge_lock);
+  for (size_t i = 0; i < sa_huge_cache_count; i++) {
+    sa_segment_t *seg = sa_huge_cache[i].seg;
+    if (((uintptr_t)seg & (align - 1)) != 0)
+      continue;
+    if (best == SA_HUGE_CACHE) {
+      best = i;
+      continue;
+    }
+    size_t have = seg->mapped_size, top = sa_huge_cache[best].seg->mapped_size;
+    if (have >= needed ? top < needed || have < top : have > top)
+      best = i;
+  }
+  sa_segment_t *seg = best < SA_HUGE_CACHE ? cache_remove(best) : NULL;
+  pthread_mutex_unlock(&_sa_huge_lock);
+  return seg;
+}
+
+/* Puts a freed huge segment in the cache, unmapping what no longer fits
+ * (the segment itself if it is bigger than the whole cache may hold). */
+static void cache_put(sa_segment_t *seg) {
+  sa_segment_t *evicted[SA_HUGE_CACHE + 1];
+  size_t n;
+  pthread_mutex_lock(&_sa_huge_lock);
+  sa_huge_live_bytes -= seg->mapped_size;
+  if (seg->mapped_size > cache_limit()) {
+    n = cache_evict(evicted, 0, false);
+    evicted[n++] = seg;
+  } else {
+    n = cache_evict(evicted, seg->mapped_size, false);
+    sa_huge_cache[sa_huge_cache_count++] =
+        (sa_huge_range_t){seg, _sa_os_now_ms()};
     sa_huge_cache_bytes += seg->mapped_size;
-    kept = true;
   }
   pthread_mutex_unlock(&_sa_huge_lock);
-  return kept;
+  unmap_all(evicted, n);
+}
+
+/* Resizes the mapping of `seg` to `needed` bytes where it is: gives back
+ * the tail, or extends into the free address space after it. */
+static bool resize_in_place(sa_segment_t *seg, size_t needed) {
+  if (needed == seg->mapped_size)
+    return true;
+  if (needed < seg->mapped_size) {
+    _sa_os_unmap((uint8_t *)seg + needed, seg->mapped_size - needed);
+  } else if (!_sa_os_extend(seg, seg->mapped_size, needed)) {
+    return false;
+  }
+  seg->mapped_size = needed;
+  return true;
+}
+
+/* A cached range made to hold `needed` bytes: a larger one is used as
+ * it is unless more than half of it would be waste (its untouched pages
+ * cost nothing; then its tail is given back), a smaller one grown (in place,
+ * or by moving its pages): its resident pages are reused, only the new
+ * tail faults in. NULL when the cache has none. */
+static sa_segment_t *reuse(size_t needed, size_t align) {
+  sa_segment_t *seg = cache_take(needed, align);
+  size_t have = seg == NULL ? 0 : seg->mapped_size;
+  if (seg == NULL || (have >= needed && have - needed <= needed) ||
+      resize_in_place(seg, needed))
+    return seg;
+  sa_segment_t *moved = _sa_os_remap_aligned(seg, have, needed, align);
+  if (moved == NULL)
+    _sa_os_unmap(seg, have);
+  else
+    moved->mapped_size = needed;
+  return moved;
 }
 
 static void huge_init(sa_segment_t *seg, size_t mapped, size_t offset) {
@@ -73,10 +175,14 @@ void *_sa_huge_alloc(size_t size, size_t align, bool zero) {
   }
   size_t mapped = round_up(offset + size, page);
   size_t map_align = mapping_align(align);
-  sa_segment_t *seg = cache_take(mapped, map_align);
+  sa_segment_t *seg = reuse(mapped, map_align);
   bool fresh = seg == NULL;
   if (fresh) {
     seg = _sa_os_map_aligned(mapped, map_align);
+    if (seg == NULL) {
+      cache_flush(); /* the address space it held may be what was missing */
+      seg = _sa_os_map_aligned(mapped, map_align);
+    }
     if (seg == NULL) {
       errno = ENOMEM;
       return NULL;
@@ -85,6 +191,9 @@ void *_sa_huge_alloc(size_t size, size_t align, bool zero) {
     mapped = seg->mapped_size;
   }
   huge_init(seg, mapped, offset);
+  pthread_mutex_lock(&_sa_huge_lock);
+  sa_huge_live_bytes += mapped;
+  pthread_mutex_unlock(&_sa_huge_lock);
   _sa_segment_register(seg);
   if (zero && !fresh)
     memset(seg->huge_block, 0, size);
@@ -94,8 +203,7 @@ void *_sa_huge_alloc(size_t size, size_t align, bool zero) {
 void _sa_huge_free(sa_segment_t *seg) {
   _sa_segment_unregister(seg);
   seg->cookie = 0;
-  if (!cache_put(seg))
-    _sa_os_unmap(seg, seg->mapped_size);
+  cache_put(seg);
 }
 
 void *_sa_huge_realloc(sa_segment_t *seg, size_t size) {
@@ -104,23 +212,21 @@ void *_sa_huge_realloc(sa_segment_t *seg, size_t size) {
   if (size > SIZE_MAX / 2 - offset - page)
     return NULL;
   size_t needed = round_up(offset + size, page);
-  if (needed <= seg->mapped_size && needed >= seg->mapped_size / 2)
-    return seg->huge_block;
-  /* Grow or shrink by moving the pages, never by copying them. */
   size_t old_size = seg->mapped_size;
+  if (needed <= old_size && needed >= old_size / 2)
+    return seg->huge_block;
+  /* Resize where it is, else move the pages: never copy them. */
   _sa_segment_unregister(seg);
-  sa_segment_t *moved =
-      needed < old_size
-          ? NULL
-          : _sa_os_remap_aligned(seg, old_size, needed, mapping_align(offset));
-  if (moved == NULL && needed < old_size) {
-    _sa_os_unmap((uint8_t *)seg + needed, old_size - needed);
-    moved = seg;
-  }
+  sa_segment_t *moved = seg;
+  if (!resize_in_place(seg, needed))
+    moved = _sa_os_remap_aligned(seg, old_size, needed, mapping_align(offset));
   if (moved == NULL) {
     _sa_segment_register(seg);
     return NULL;
   }
+  pthread_mutex_lock(&_sa_huge_lock);
+  sa_huge_live_bytes += needed - old_size;
+  pthread_mutex_unlock(&_sa_huge_lock);
   huge_init(moved, needed, offset);
   _sa_segment_register(moved);
   return moved->huge_block;

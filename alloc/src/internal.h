@@ -89,10 +89,14 @@ void *memset(void *dst, int c, size_t n) __asm__("_sa_dbg_memset");
 #endif
 
 /* ---- os.c: the whole contract with the operating system ---- */
+/* None of these changes errno. */
 /* Maps `size` bytes (a multiple of the OS page) aligned to `align` (a power
  * of two >= the OS page); NULL when the OS refuses. */
 void *_sa_os_map_aligned(size_t size, size_t align);
 void _sa_os_unmap(void *addr, size_t size);
+/* Grows the mapping [addr, addr+old_size) to new_size bytes where it is,
+ * into free address space after it; false (mapping untouched) if it can't. */
+bool _sa_os_extend(void *addr, size_t old_size, size_t new_size);
 /* Moves the mapping [old, old+old_size) to a new aligned mapping of
  * new_size bytes without copying; NULL (old untouched) when it can't. */
 void *_sa_os_remap_aligned(void *old, size_t old_size, size_t new_size,
@@ -101,6 +105,8 @@ void *_sa_os_remap_aligned(void *old, size_t old_size, size_t new_size,
 void _sa_os_purge(void *addr, size_t size);
 size_t _sa_os_page_size(void);
 size_t _sa_os_mapped_bytes(void);
+/* A monotonic clock in milliseconds, cheap (no syscall), coarse (a tick). */
+uint64_t _sa_os_now_ms(void);
 /* Prints one line "segalloc: <fmt>" to stderr without allocating. */
 void _sa_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -1,10 +1,14 @@
 /* The operating system layer: every mmap/munmap/mremap/madvise of the
- * allocator is here. */
+ * allocator is here. None of them changes errno (free and a successful
+ * malloc or realloc must leave it as it was): callers set ENOMEM
+ * themselves when they give up. */
 #include "internal.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 static _Atomic size_t sa_mapped;
@@ -26,13 +30,31 @@ static void *map(size_t size, int prot) {
   return p == MAP_FAILED ? NULL : p;
 }
 
+/* Without room for the slack (under an address-space limit): `size`
+ * bytes where the kernel puts them if that is aligned, else at the next
+ * aligned address if that is free. */
+static void *map_aligned_tight(size_t size, size_t align, int prot) {
+  uint8_t *p = map(size, prot);
+  if (p == NULL || ((uintptr_t)p & (align - 1)) == 0)
+    return p;
+  munmap(p, size);
+  uint8_t *hint = (uint8_t *)(((uintptr_t)p + align - 1) & ~(align - 1));
+  p = mmap(hint, size, prot,
+           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+           -1, 0);
+  if (p == MAP_FAILED)
+    return NULL;
+  if (p == hint)
+    return p;
+  munmap(p, size); /* kernels before 4.17 take the flag as a mere hint */
+  return NULL;
+}
+
 /* Maps size + align and trims both ends, so the result is aligned. */
 static void *map_aligned(size_t size, size_t align, int prot) {
-  if (size + align < size)
-    return NULL;
-  uint8_t *raw = map(size + align, prot);
+  uint8_t *raw = size + align < size ? NULL : map(size + align, prot);
   if (raw == NULL)
-    return NULL;
+    return map_aligned_tight(size, align, prot);
   uint8_t *start = (uint8_t *)(((uintptr_t)raw + align - 1) & ~(align - 1));
   if (start > raw)
     munmap(raw, (size_t)(start - raw));
@@ -43,36 +65,62 @@ static void *map_aligned(size_t size, size_t align, int prot) {
 }
 
 void *_sa_os_map_aligned(size_t size, size_t align) {
+  int saved = errno;
   void *p = map_aligned(size, align, PROT_READ | PROT_WRITE);
   if (p != NULL)
     atomic_fetch_add_explicit(&sa_mapped, size, memory_order_relaxed);
+  errno = saved;
   return p;
 }
 
 void _sa_os_unmap(void *addr, size_t size) {
+  int saved = errno;
   munmap(addr, size);
   atomic_fetch_sub_explicit(&sa_mapped, size, memory_order_relaxed);
+  errno = saved;
+}
+
+bool _sa_os_extend(void *addr, size_t old_size, size_t new_size) {
+  int saved = errno;
+  bool done = mremap(addr, old_size, new_size, 0) != MAP_FAILED;
+  if (done)
+    atomic_fetch_add_explicit(&sa_mapped, new_size - old_size,
+                              memory_order_relaxed);
+  errno = saved;
+  return done;
 }
 
 void *_sa_os_remap_aligned(void *old, size_t old_size, size_t new_size,
                            size_t align) {
   /* Reserve an aligned hole, then move the pages into it: no copy. */
-  void *hole = map_aligned(new_size, align, PROT_NONE);
-  if (hole == NULL)
-    return NULL;
-  void *moved =
-      mremap(old, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, hole);
-  if (moved == MAP_FAILED) {
-    munmap(hole, new_size);
-    return NULL;
+  int saved = errno;
+  void *moved = map_aligned(new_size, align, PROT_NONE);
+  if (moved != NULL) {
+    void *hole = moved;
+    moved =
+        mremap(old, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, hole);
+    if (moved == MAP_FAILED) {
+      munmap(hole, new_size);
+      moved = NULL;
+    } else {
+      atomic_fetch_add_explicit(&sa_mapped, new_size - old_size,
+                                memory_order_relaxed);
+    }
   }
-  atomic_fetch_add_explicit(&sa_mapped, new_size - old_size,
-                            memory_order_relaxed);
+  errno = saved;
   return moved;
 }
 
 void _sa_os_purge(void *addr, size_t size) {
+  int saved = errno;
   madvise(addr, size, MADV_DONTNEED);
+  errno = saved;
+}
+
+uint64_t _sa_os_now_ms(void) {
+  struct timespec now; /* the coarse clock: read in the vDSO, no syscall */
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
 }
 
 void _sa_message(const char *fmt, ...) {

@@ -27,7 +27,6 @@ const uint32_t _sa_class_size[SA_CLASS_COUNT] = {
     SA_QUARTERS(16),
     SA_QUARTERS(17),
     SA_QUARTERS(18),
-    SA_QUARTERS(19),
 };
 
-_Static_assert(SA_CLASS_COUNT == 8 + 13 * 4, "class table size");
+_Static_assert(SA_CLASS_COUNT == 8 + 12 * 4, "class table size");

@@ -42,10 +42,13 @@
  * (waste under 20%) up to SA_LARGE_MAX. Classes up to SA_SMALL_MAX live in
  * small pages, up to SA_MEDIUM_MAX in medium pages, up to SA_LARGE_MAX in
  * large pages; anything above in huge segments. */
-#define SA_CLASS_COUNT 60
+#define SA_CLASS_COUNT 56
 #define SA_SMALL_MAX ((size_t)8192)
 #define SA_MEDIUM_MAX ((size_t)65536)
-#define SA_LARGE_MAX ((size_t)1 << 20)
+/* Above it, blocks are huge: page-granular (no class rounding) and
+ * reused through the huge cache. 512 KiB: a 1 MB buffer in a 1 MiB class
+ * would waste a quarter of its large segment. */
+#define SA_LARGE_MAX ((size_t)1 << 19)
 
 /* The largest alignment aligned allocation accepts; the segment map can
  * point back at most 255 segments from a huge block's start. */
@@ -56,11 +59,16 @@
  * quarter in use; then they are purged. */
 #define SA_PURGE_BYTES ((size_t)512 << 10)
 
-/* Empty segments kept mapped for reuse, and freed huge mappings kept for
- * reuse (bounded in bytes), so churn doesn't cost a syscall per call. */
+/* Empty segments kept mapped for reuse, so churn doesn't cost a syscall
+ * per call. */
 #define SA_SEGMENT_CACHE 4
-#define SA_HUGE_CACHE 8
+/* Freed huge mappings kept resident for reuse (huge.c): at most
+ * SA_HUGE_CACHE of them, holding at most SA_HUGE_CACHE_BYTES or a quarter
+ * of the live huge bytes if more; each is unmapped once it has been unused
+ * for SA_HUGE_DECAY_MS. */
+#define SA_HUGE_CACHE 32
 #define SA_HUGE_CACHE_BYTES ((size_t)64 << 20)
+#define SA_HUGE_DECAY_MS 250
 
 typedef enum sa_segment_kind_e {
   SA_SEGMENT_SMALL,
