@@ -1,6 +1,7 @@
-/* Shared by the example fuzz targets of examples/campaign: each defines
- * LLVMFuzzerTestOneInput, hides one heap bug that only some inputs reach,
- * and ends every input with campaign_input_done(). */
+/* The harness of the example fuzz targets of examples/campaign, included
+ * by each one's only source file: LLVMFuzzerTestOneInput checks the magic
+ * "FZ", hands the rest to the target's campaign_parse (which hides one
+ * heap bug that only some inputs reach), then runs the per-input check. */
 #ifndef SEGALLOC_EXAMPLES_CAMPAIGN_H
 #define SEGALLOC_EXAMPLES_CAMPAIGN_H
 
@@ -31,6 +32,22 @@ __attribute__((noinline)) static unsigned campaign_use(const void *p,
     h = h * 31 + b[i];
   campaign_sink += h;
   return h;
+}
+
+void campaign_parse(const uint8_t *data, size_t size);
+
+/* The magic is compared a byte at a time, as a byte-wise parser would:
+ * the volatile store between keeps the compiler from merging the two
+ * compares into one 16-bit compare that AFL++ could only guess whole. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (size >= 2 && data[0] == 'F') {
+    campaign_sink = 1;
+    if (data[1] == 'Z')
+      campaign_parse(data + 2, size - 2);
+  }
+  campaign_input_done();
+  return 0;
 }
 
 #endif /* SEGALLOC_EXAMPLES_CAMPAIGN_H */

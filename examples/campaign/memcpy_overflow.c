@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+void campaign_parse(const uint8_t *data, size_t size) {
   if (size < 1 || data[0] != 'T')
-    goto done;
+    return;
   size_t at = 1;
   while (at + 2 <= size) {
     uint8_t type = data[at];
@@ -32,7 +32,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     at += avail + 1;
   }
-done:
-  campaign_input_done();
-  return 0;
 }

@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+void campaign_parse(const uint8_t *data, size_t size) {
   if (size < 4 || data[0] != 'P')
-    goto done;
+    return;
   unsigned depth = data[1], colors = data[2];
   if (colors == 0 || size < 3 + colors * 3 + 1)
-    goto done;
+    return;
   uint8_t *palette = malloc(colors * 3);
   memcpy(palette, data + 3, colors * 3);
   const uint8_t *px = data + 3 + colors * 3;
@@ -40,7 +40,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   campaign_use(rgb, pixels * 3);
   free(rgb);
   free(palette);
-done:
-  campaign_input_done();
-  return 0;
 }

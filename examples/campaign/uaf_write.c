@@ -15,7 +15,7 @@ typedef struct session_s {
   uint8_t buf[28];
 } session_t;
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+void campaign_parse(const uint8_t *data, size_t size) {
   session_t *table[8] = {0};
   bool dead[8] = {0};
   size_t i = 0;
@@ -56,6 +56,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       campaign_use(table[s]->buf, sizeof(table[s]->buf));
       free(table[s]);
     }
-  campaign_input_done();
-  return 0;
 }
