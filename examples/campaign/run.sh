@@ -43,6 +43,8 @@ DISLOCATOR=${DISLOCATOR:-/usr/lib/afl/libdislocator.so}
 DEBUG_SO=$ROOT/bazel-bin/debug/libsegalloc_debug.so
 ALL_TARGETS="overflow_1byte oob_read uaf_read_list uaf_write double_free memcpy_overflow realloc_stale"
 TARGETS=${TARGETS:-$ALL_TARGETS}
+# shellcheck source=tools/results.sh
+source "$ROOT/tools/results.sh"
 say() { printf '[campaign %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # ASan's kind for each target's planted bug (as replay_test.sh expects).
@@ -173,11 +175,7 @@ one_run() {
 
 tsv=$RESULTS/$STEM.tsv
 printf 'target\tconfig\trun\tseconds\tfound\tplanted\tplanted_ok\tkind\texecs_per_sec\tpeak_rss_mb\n' >"$tsv"
-passed=0 failed=0 started=$(date +%s)
-if [[ -n ${SUMMARY:-} ]]; then
-  mkdir -p "$(dirname "$SUMMARY")"
-  rm -f "$SUMMARY.lines"
-fi
+started=$(date +%s)
 for t in $TARGETS; do
   for config in $CONFIGS; do
     cell_ok=1
@@ -198,15 +196,7 @@ for t in $TARGETS; do
       say "$t $config run $run: ${secs}s found=$found planted=$planted kind=$kind execs/s=$execs rss=${rss}MB"
       [[ $found == 0 ]] && break # reached the cap: not repeated
     done
-    if [[ -n ${SUMMARY:-} ]]; then
-      if [[ $cell_ok == 1 ]]; then
-        passed=$((passed + 1))
-        echo "ok   campaign $t $config" >>"$SUMMARY.lines"
-      else
-        failed=$((failed + 1))
-        echo "FAIL campaign $t $config (planted bug not found in ${CAP}s)" >>"$SUMMARY.lines"
-      fi
-    fi
+    result $((1 - cell_ok)) "campaign $t $config (the planted bug, in ${CAP} s)"
   done
 done
 
@@ -259,8 +249,6 @@ printf '%s\n' "${notes[@]}" >"$RESULTS/$STEM.notes"
   --md "$RESULTS/$STEM.md" --png "$RESULTS/$STEM.png"
 rm -f "$RESULTS/$STEM.notes"
 if [[ -n ${SUMMARY:-} ]]; then
-  cat "$SUMMARY.lines" >"$SUMMARY"
-  rm -f "$SUMMARY.lines"
-  echo "$passed passed, $failed failed" | tee -a "$SUMMARY"
-  [[ $failed == 0 ]]
+  mkdir -p "$(dirname "$SUMMARY")"
+  results_finish "$SUMMARY"
 fi
