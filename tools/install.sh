@@ -13,14 +13,16 @@
 # Usage: tools/install.sh PREFIX      (PREFIX must be absolute)
 #
 # Every library is a drop-in (//alloc:segalloc, //debug:segalloc_debug):
-# malloc, free, ... become segalloc's, plus the segalloc_* API. Bazel keeps
-# those as alwayslink objects, not as one archive, so the .a is made here:
-# all objects of a build linked into one (ld -r), so that the link pulls in
-# the whole allocator (constructors included) as soon as anything refers to
-# it; pkg-config and CMake add -Wl,--undefined=malloc for a program that
-# never calls malloc itself (and so that --as-needed keeps the .so). The .so files have no SONAME: a program linked
-# with -lsegalloc records "libsegalloc.so" and finds it at run time through
-# the usual search path (LD_LIBRARY_PATH, rpath or ldconfig).
+# malloc, free, ... (and the debug build's checked memcpy, ...) become
+# segalloc's, plus the segalloc_* API. Bazel keeps a drop-in as several
+# alwayslink archives, so the .a is made here: every object of a build
+# linked into one (ld -r), so that the link pulls in the whole allocator
+# (constructors included) as soon as anything refers to it; pkg-config and
+# CMake add -Wl,--undefined=malloc for a program that never calls malloc
+# itself (and so that --as-needed keeps the .so). The .so files have no
+# SONAME: a program linked with -lsegalloc records "libsegalloc.so" and
+# finds it at run time through the usual search path (LD_LIBRARY_PATH,
+# rpath or ldconfig).
 set -euo pipefail
 
 VERSION=0.1.0
@@ -32,13 +34,20 @@ fi
 prefix=$1
 cd "$(dirname "$0")/.."
 
-# The static archives are made from the drop-ins' (override.c) and the
-# prefixed libraries' archives; the .so targets alone build neither.
-bazel build -c opt //alloc:segalloc //alloc:segalloc_prefixed \
-  //alloc:libsegalloc.so //debug:segalloc_debug \
-  //debug:segalloc_debug_prefixed //debug:libsegalloc_debug.so
+bazel build -c opt //alloc:libsegalloc.so //debug:libsegalloc_debug.so
 bin=$(bazel info -c opt bazel-bin)
+execroot=$(bazel info -c opt execution_root)
 
+# archives TARGET: "label path" of each (PIC) archive TARGET links, as
+# Bazel's CcInfo lists them: the drop-in's own (override.c, ...), the
+# prefixed library's and any other the build adds.
+archives() {
+  bazel cquery -c opt "$1" --output=starlark --starlark:expr='"\n".join([
+    "%s %s" % (li.owner, (l.pic_static_library or l.static_library).path)
+    for li in providers(target)["CcInfo"].linking_context.linker_inputs.to_list()
+    for l in li.libraries if l.pic_static_library or l.static_library])' \
+    2>/dev/null
+}
 mkdir -p "$prefix/include" "$prefix/lib/pkgconfig" "$prefix/lib/cmake/segalloc"
 install -m 644 alloc/include/segalloc.h debug/include/segalloc_debug.h \
   "$prefix/include/"
@@ -46,16 +55,20 @@ install -m 644 alloc/include/segalloc.h debug/include/segalloc_debug.h \
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# static_lib OUT ARCHIVE...: OUT, one object holding every object of the
-# ARCHIVEs (the PIC ones, so the archive also links into shared objects).
+# static_lib OUT TARGET: OUT, one object holding every object of TARGET's
+# archives (the PIC ones, so it also links into shared objects). The .so
+# links objects, not archives: the archives are built here.
 static_lib() {
-  local out=$1 a n=0
-  shift
-  for a in "$@"; do
+  local out=$1 list=$tmp/archives path n=0
+  archives "$2" >"$list"
+  [[ -s $list ]] || { echo "install.sh: no archives for $2" >&2; return 1; }
+  # shellcheck disable=SC2046  # one label a line
+  bazel build -c opt $(cut -d' ' -f1 "$list")
+  while read -r _ path; do
     n=$((n + 1))
     mkdir -p "$tmp/$n"
-    (cd "$tmp/$n" && ar x "$a")
-  done
+    (cd "$tmp/$n" && ar x "$execroot/$path")
+  done <"$list"
   ld -r -o "$tmp/segalloc.o" "$tmp"/[0-9]*/*.o
   rm -f "$out"
   ar rcs "$out" "$tmp/segalloc.o"
@@ -66,8 +79,7 @@ static_lib() {
 install_variant() {
   local name=$1 pkg=$2 bname=$3 what=$4
   install -m 755 "$bin/$pkg/lib$bname.so" "$prefix/lib/lib$name.so"
-  static_lib "$prefix/lib/lib$name.a" "$bin/$pkg/lib$bname.pic.lo" \
-    "$bin/$pkg/lib${bname}_prefixed.pic.lo"
+  static_lib "$prefix/lib/lib$name.a" "//$pkg:$bname"
   chmod 644 "$prefix/lib/lib$name.a"
   cat >"$prefix/lib/pkgconfig/$name.pc" <<EOF
 prefix=$prefix
