@@ -53,6 +53,7 @@ eval "$(sed -n '/^declare -A EXPECT_ASAN=(/,/)$/p' "$HERE/replay_test.sh")"
 # ---- build ----
 say "building the debug build and the targets"
 (cd "$ROOT" && nice bazel build //debug:libsegalloc_debug.so \
+  //debug:segalloc_debug_prefixed \
   //debug:segalloc_debug >&2) || exit 1
 # shellcheck disable=SC2054 # the commas belong to the linker flags
 DEBUG_LIBS=(-Wl,--whole-archive "$ROOT/bazel-bin/debug/libsegalloc_debug.lo"
