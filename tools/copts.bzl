@@ -32,6 +32,19 @@ SEGALLOC_ALLOC_COPTS = SEGALLOC_COPTS + [
     "-fno-semantic-interposition",
 ]
 
+_C_ONLY = ("-std=c11", "-Wstrict-prototypes", "-Wmissing-prototypes")
+
+# The debug drop-ins' C++ operators (debug/src/cxx.cc): the same flags,
+# as C++17 without exceptions (cxx.cc says why).
+SEGALLOC_ALLOC_CXX_COPTS = [
+    c
+    for c in SEGALLOC_ALLOC_COPTS
+    if c not in _C_ONLY
+] + [
+    "-std=c++17",
+    "-fno-exceptions",
+]
+
 # Tests are plain C too; they only need to drop -Wmissing-prototypes since
 # test files define many non-static helpers and Criterion's Test() macro
 # defines non-static functions without prior prototypes.
@@ -41,17 +54,29 @@ SEGALLOC_TEST_COPTS = [
     if c != "-Wmissing-prototypes"
 ]
 
+# C++ tests (of those operators).
+SEGALLOC_TEST_CXX_COPTS = [
+    c
+    for c in SEGALLOC_TEST_COPTS
+    if c not in _C_ONLY
+] + [
+    "-std=c++17",
+    "-fsized-deallocation",  # clang 14 declares sized delete only then
+]
+
 def criterion_test(name, srcs, deps = [], copts = [], linkopts = [], **kwargs):
     """A cc_test whose main() is Criterion's (Debian's libcriterion-dev).
 
     Defaults to size "small" (60 s timeout); pass size/timeout to change it.
+    C++ when a source is a .cc file.
     """
     kwargs.setdefault("size", "small")
+    cxx = [s for s in srcs if s.endswith(".cc")]
     cc_test(
         name = name,
         srcs = srcs,
         deps = deps,
-        copts = SEGALLOC_TEST_COPTS + copts,
+        copts = (SEGALLOC_TEST_CXX_COPTS if cxx else SEGALLOC_TEST_COPTS) + copts,
         linkopts = ["-lcriterion"] + linkopts,
         **kwargs
     )

@@ -19,6 +19,7 @@ DEFAULT_PKGS=(
   pkg-config
   perl
   gcc
+  g++                 # the debug build's C++ operators, their tests
   git
 )
 FUZZ_PKGS=(clang-14 libclang-rt-14-dev afl++ zip unzip)

@@ -254,6 +254,8 @@ static inline const char *sa_error_name(sa_error_kind_t kind) {
       "use-after-free",
       "heap-corruption",
       "leak",
+      "alloc-dealloc-mismatch",
+      "new-delete-size-mismatch",
   };
   return (unsigned)kind < sizeof(names) / sizeof(names[0]) ? names[kind]
                                                            : "unknown-error";

@@ -87,6 +87,8 @@ typedef enum sa_error_kind_e {
   SA_ERR_USE_AFTER_FREE,
   SA_ERR_HEAP_CORRUPTION,
   SA_ERR_LEAK,
+  SA_ERR_ALLOC_DEALLOC_MISMATCH, /* debug build: free of new, delete of new[] */
+  SA_ERR_NEW_DELETE_SIZE_MISMATCH, /* debug build: sized delete, wrong size */
 } sa_error_kind_t;
 
 /* A free block: the core writes only this first word of a free block. */

@@ -12,13 +12,17 @@ extern "C" {
 /* Every kind of heap error the debug build reports. The report's first line
  * is "segalloc: ERROR: <name> on address 0x..." with the name below. */
 typedef enum segalloc_error_kind_e {
-  SEGALLOC_ERR_DOUBLE_FREE,           /* "double-free" */
-  SEGALLOC_ERR_INVALID_FREE,          /* "invalid-free" */
-  SEGALLOC_ERR_HEAP_BUFFER_OVERFLOW,  /* "heap-buffer-overflow" */
-  SEGALLOC_ERR_HEAP_BUFFER_UNDERFLOW, /* "heap-buffer-underflow" */
-  SEGALLOC_ERR_USE_AFTER_FREE,        /* "use-after-free" */
-  SEGALLOC_ERR_HEAP_CORRUPTION,       /* "heap-corruption" */
-  SEGALLOC_ERR_LEAK,                  /* "leak" */
+  SEGALLOC_ERR_DOUBLE_FREE,              /* "double-free" */
+  SEGALLOC_ERR_INVALID_FREE,             /* "invalid-free" */
+  SEGALLOC_ERR_HEAP_BUFFER_OVERFLOW,     /* "heap-buffer-overflow" */
+  SEGALLOC_ERR_HEAP_BUFFER_UNDERFLOW,    /* "heap-buffer-underflow" */
+  SEGALLOC_ERR_USE_AFTER_FREE,           /* "use-after-free" */
+  SEGALLOC_ERR_HEAP_CORRUPTION,          /* "heap-corruption" */
+  SEGALLOC_ERR_LEAK,                     /* "leak" */
+  SEGALLOC_ERR_ALLOC_DEALLOC_MISMATCH,   /* "alloc-dealloc-mismatch": e.g.
+                                            delete of new[], free of new */
+  SEGALLOC_ERR_NEW_DELETE_SIZE_MISMATCH, /* "new-delete-size-mismatch":
+                                            sized delete, wrong size */
   SEGALLOC_ERR_KIND_COUNT
 } segalloc_error_kind_t;
 

@@ -19,7 +19,7 @@ static uint64_t canary_of(const sa_dbg_header_t *h) {
   return mix(_sa_dbg_options.secret ^ (uintptr_t)h);
 }
 
-/* The fields that steer the allocator (owner to footer_len, not the
+/* The fields that steer the allocator (owner to kind, not the
  * backtraces: damage there costs only a garbled report), each times its
  * own odd constant, summed: independent multiplies, and a change to any
  * one field changes the sum; keyed by the secret, then mixed. */
@@ -101,7 +101,7 @@ void _sa_dbg_footer_fill(sa_dbg_header_t *h) {
   size_t used = h->offset + h->size;
   size_t len = _sa_usable_size(base) - used;
   h->footer_len =
-      (uint32_t)(len < SA_DBG_FOOTER_CHECK ? len : SA_DBG_FOOTER_CHECK);
+      (uint16_t)(len < SA_DBG_FOOTER_CHECK ? len : SA_DBG_FOOTER_CHECK);
   memset(base + used, footer_byte(h), h->footer_len);
 }
 

@@ -14,6 +14,7 @@
  * and, in the drop-ins only (tools/dropin.bzl), the exported symbols:
  *
  *   checked.c   memcpy, memset, strcpy, ... and their _chk variants
+ *   cxx.cc      C++ operators new and delete, every form
  *
  * A debug block lives inside one core block:
  *
@@ -28,7 +29,7 @@
  *
  * Invariants (checked by segalloc_check_heap, each break reported):
  *  - header.canary == a keyed hash of the header's address, and
- *    header.seal == a keyed hash of its fields from owner to footer_len
+ *    header.seal == a keyed hash of its fields from owner to kind
  *    (not the backtraces: the core reuses the first word once the block
  *    is released, and damage there garbles only a report): _sa_dbg_header_ok.
  *    Neither a stray write nor a header forged from a fixed pattern passes;
@@ -65,6 +66,13 @@ typedef enum sa_dbg_state_e {
   SA_DBG_RELEASED = 0x52454c53,    /* "RELS" */
 } sa_dbg_state_t;
 
+/* Which call allocated a block; only the matching one may free it. */
+typedef enum sa_dbg_kind_e {
+  SA_DBG_MALLOC,    /* malloc & co, freed by free or realloc */
+  SA_DBG_NEW,       /* operator new, freed by operator delete */
+  SA_DBG_NEW_ARRAY, /* operator new[], freed by operator delete[] */
+} sa_dbg_kind_t;
+
 struct sa_dbg_thread_s;
 
 /* Right before the user bytes; the canary last, so that an underflow
@@ -78,13 +86,15 @@ typedef struct sa_dbg_header_s {
   uint32_t slot;                 /* index in owner->live */
   uint32_t state;                /* sa_dbg_state_t */
   uint32_t alloc_tid, free_tid;
-  uint32_t footer_len; /* guard bytes filled: at most SA_DBG_FOOTER_CHECK */
+  uint16_t footer_len; /* guard bytes filled: at most SA_DBG_FOOTER_CHECK */
+  uint16_t kind;       /* sa_dbg_kind_t: which call allocated it */
   uint64_t seal;
   uint64_t canary;
 } sa_dbg_header_t;
 
 _Static_assert(sizeof(sa_dbg_header_t) == SA_DBG_HEADER_SIZE,
                "the header fills exactly its reserved bytes");
+_Static_assert(SA_DBG_FOOTER_CHECK <= UINT16_MAX, "footer_len holds it");
 
 /* At the core block's start when offset != SA_DBG_HEADER_SIZE. */
 typedef struct sa_dbg_lead_s {
@@ -194,6 +204,14 @@ static inline sa_dbg_header_t *sa_dbg_live_at(const sa_dbg_thread_t *t,
   uintptr_t entry = t->live[i];
   return (entry & 1) ? NULL : (sa_dbg_header_t *)entry;
 }
+
+/* ---- hooks.c (beyond hooks.h) ---- */
+/* C++ (cxx.cc): operator new (new[] if `array`) after its argument
+ * checks, NULL when out of memory; operator delete (delete[]), `size`
+ * the sized delete's or SA_DBG_UNSIZED. Declared again in cxx.cc. */
+#define SA_DBG_UNSIZED SIZE_MAX
+void *_sa_dbg_new(size_t size, size_t align, bool array, const void *frame);
+void _sa_dbg_delete(void *p, bool array, size_t size, const void *frame);
 
 /* ---- memory.c ---- */
 /* The allocator's own memcpy, memmove and memset (internal.h routes its

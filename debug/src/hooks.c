@@ -15,7 +15,8 @@ static inline void count_call(sa_dbg_thread_t *t) {
     segalloc_check_heap();
 }
 
-void *_sa_dbg_alloc(size_t size, size_t align, bool zero, const void *frame) {
+static void *alloc_as(size_t size, size_t align, bool zero, sa_dbg_kind_t kind,
+                      const void *frame) {
   sa_dbg_thread_t *t = sa_dbg_thread();
   if (t == NULL) {
     errno = ENOMEM;
@@ -34,6 +35,7 @@ void *_sa_dbg_alloc(size_t size, size_t align, bool zero, const void *frame) {
   size_t offset = (size_t)(aligned - base) + lead;
   sa_dbg_header_t *h =
       _sa_dbg_block_init(base, offset, size, zero, frame, t->tid);
+  h->kind = (uint16_t)kind;
   pthread_mutex_lock(&t->lock);
   bool listed = _sa_dbg_live_add(t, h);
   pthread_mutex_unlock(&t->lock);
@@ -43,6 +45,21 @@ void *_sa_dbg_alloc(size_t size, size_t align, bool zero, const void *frame) {
     return NULL;
   }
   return sa_dbg_user(h);
+}
+
+void *_sa_dbg_alloc(size_t size, size_t align, bool zero, const void *frame) {
+  return alloc_as(size, align, zero, SA_DBG_MALLOC, frame);
+}
+
+void *_sa_dbg_new(size_t size, size_t align, bool array, const void *frame) {
+  if (align < SA_MIN_ALIGN)
+    align = SA_MIN_ALIGN;
+  if (size > PTRDIFF_MAX || align > SA_MAX_ALIGN || (align & (align - 1))) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return alloc_as(size, align, false, array ? SA_DBG_NEW_ARRAY : SA_DBG_NEW,
+                  frame);
 }
 
 /* Blocks a free may push out of the quarantine: steady state is one in,
@@ -103,11 +120,50 @@ static void retire(sa_dbg_header_t *h, bool intact, const void *frame) {
     _sa_dbg_release(evicted[i]);
 }
 
-void _sa_dbg_free(void *p, const void *frame) {
+static const char *const alloc_names[] = {"malloc", "operator new",
+                                          "operator new[]"};
+static const char *const free_names[] = {"free", "operator delete",
+                                         "operator delete[]"};
+
+/* Reports (from `frame`) a live block freed by a call that doesn't match
+ * its allocation (`kind`), or by a sized delete of another size. The
+ * block is freed anyway if the program goes on. */
+static void check_kind(const sa_dbg_header_t *h, sa_dbg_kind_t kind,
+                       size_t size, const char *by, const void *frame) {
+  segalloc_error_t err = {.address = sa_dbg_user(h),
+                          .block = sa_dbg_user(h),
+                          .requested_size = h->size};
+  if (SA_UNLIKELY(h->kind != kind)) {
+    err.kind = SEGALLOC_ERR_ALLOC_DEALLOC_MISMATCH;
+    _sa_dbg_report_from(frame, &err, h,
+                        "the %zu-byte block at %p was allocated by %s and "
+                        "freed by %s",
+                        h->size, err.block, alloc_names[h->kind], by);
+  } else if (SA_UNLIKELY(size != SA_DBG_UNSIZED && size != h->size)) {
+    err.kind = SEGALLOC_ERR_NEW_DELETE_SIZE_MISMATCH;
+    _sa_dbg_report_from(frame, &err, h,
+                        "%s of %zu byte(s), but the block at %p was "
+                        "allocated with %zu bytes by %s",
+                        by, size, err.block, h->size, alloc_names[h->kind]);
+  }
+}
+
+static void free_as(void *p, sa_dbg_kind_t kind, size_t size,
+                    const void *frame) {
   count_call(_sa_dbg_tls);
   sa_dbg_header_t *h = _sa_dbg_lookup(p, SA_ERR_DOUBLE_FREE);
-  if (h != NULL)
-    retire(h, _sa_dbg_footer_check(h, NULL), frame);
+  if (h == NULL)
+    return;
+  check_kind(h, kind, size, free_names[kind], frame);
+  retire(h, _sa_dbg_footer_check(h, NULL), frame);
+}
+
+void _sa_dbg_free(void *p, const void *frame) {
+  free_as(p, SA_DBG_MALLOC, SA_DBG_UNSIZED, frame);
+}
+
+void _sa_dbg_delete(void *p, bool array, size_t size, const void *frame) {
+  free_as(p, array ? SA_DBG_NEW_ARRAY : SA_DBG_NEW, size, frame);
 }
 
 void *_sa_dbg_realloc(void *p, size_t size, const void *frame) {
@@ -117,6 +173,7 @@ void *_sa_dbg_realloc(void *p, size_t size, const void *frame) {
     errno = EINVAL;
     return NULL;
   }
+  check_kind(h, SA_DBG_MALLOC, SA_DBG_UNSIZED, "realloc", frame);
   bool intact = _sa_dbg_footer_check(h, NULL);
   /* In place under production's rule: it fits, wasting at most half. */
   size_t block_size = _sa_usable_size(sa_dbg_base(h));

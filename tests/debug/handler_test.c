@@ -27,8 +27,10 @@ Test(handler, kind_names) {
                          "heap-buffer-underflow",
                          "use-after-free",
                          "heap-corruption",
-                         "leak"};
-  cr_assert_eq(SEGALLOC_ERR_KIND_COUNT, 7);
+                         "leak",
+                         "alloc-dealloc-mismatch",
+                         "new-delete-size-mismatch"};
+  cr_assert_eq(SEGALLOC_ERR_KIND_COUNT, 9);
   for (int k = 0; k < SEGALLOC_ERR_KIND_COUNT; k++)
     cr_assert_str_eq(segalloc_error_kind_name((segalloc_error_kind_t)k),
                      names[k]);
