@@ -60,7 +60,9 @@ srcs() {
 }
 alloc_srcs() { srcs "$ROOT/alloc/src" override.c; }
 core_srcs() { srcs "$ROOT/alloc/src" override.c error.c; }
-debug_srcs() { srcs "$ROOT/debug/src"; }
+# checked.c exports memcpy & co: the drop-ins' only (debug/BUILD), as the
+# fuzz targets link the prefixed API, beside the sanitizer's memcpy.
+debug_srcs() { srcs "$ROOT/debug/src" checked.c; }
 
 # compile VARIANT EXTRA_FLAGS... FILES...: objects into $OBJ/VARIANT/.
 compile() {
