@@ -72,8 +72,7 @@ static void unmap_all(sa_segment_t **segs, size_t n) {
     _sa_os_unmap(segs[i], segs[i]->mapped_size);
 }
 
-/* Gives every cached range back to the OS (when it refuses a mapping). */
-static void cache_flush(void) {
+void _sa_huge_cache_release(void) {
   sa_segment_t *evicted[SA_HUGE_CACHE];
   pthread_mutex_lock(&_sa_huge_lock);
   size_t n = cache_evict(evicted, 0, true);
@@ -133,9 +132,25 @@ static bool resize_in_place(sa_segment_t *seg, size_t needed) {
     _sa_os_unmap((uint8_t *)seg + needed, seg->mapped_size - needed);
   } else if (!_sa_os_extend(seg, seg->mapped_size, needed)) {
     return false;
+  } else if (!_sa_segment_map_reserve(seg, needed)) {
+    _sa_os_unmap((uint8_t *)seg + seg->mapped_size, needed - seg->mapped_size);
+    return false;
   }
   seg->mapped_size = needed;
   return true;
+}
+
+/* Moves the pages of `seg` into a new mapping of `needed` bytes aligned to
+ * `align` (no copy); NULL (seg untouched) when it can't. */
+static sa_segment_t *move(sa_segment_t *seg, size_t needed, size_t align) {
+  sa_segment_t *to = _sa_segment_map_memory(needed, align);
+  if (to == NULL || _sa_os_move(seg, seg->mapped_size, to, needed)) {
+    if (to != NULL)
+      to->mapped_size = needed;
+    return to;
+  }
+  _sa_os_unmap(to, needed);
+  return NULL;
 }
 
 /* A cached range made to hold `needed` bytes: a larger one is used as
@@ -149,11 +164,9 @@ static sa_segment_t *reuse(size_t needed, size_t align) {
   if (seg == NULL || (have >= needed && have - needed <= needed) ||
       resize_in_place(seg, needed))
     return seg;
-  sa_segment_t *moved = _sa_os_remap_aligned(seg, have, needed, align);
+  sa_segment_t *moved = move(seg, needed, align);
   if (moved == NULL)
     _sa_os_unmap(seg, have);
-  else
-    moved->mapped_size = needed;
   return moved;
 }
 
@@ -178,11 +191,7 @@ void *_sa_huge_alloc(size_t size, size_t align, bool zero) {
   sa_segment_t *seg = reuse(mapped, map_align);
   bool fresh = seg == NULL;
   if (fresh) {
-    seg = _sa_os_map_aligned(mapped, map_align);
-    if (seg == NULL) {
-      cache_flush(); /* the address space it held may be what was missing */
-      seg = _sa_os_map_aligned(mapped, map_align);
-    }
+    seg = _sa_segment_map_memory(mapped, map_align);
     if (seg == NULL) {
       errno = ENOMEM;
       return NULL;
@@ -219,7 +228,7 @@ void *_sa_huge_realloc(sa_segment_t *seg, size_t size) {
   _sa_segment_unregister(seg);
   sa_segment_t *moved = seg;
   if (!resize_in_place(seg, needed))
-    moved = _sa_os_remap_aligned(seg, old_size, needed, mapping_align(offset));
+    moved = move(seg, needed, mapping_align(offset));
   if (moved == NULL) {
     _sa_segment_register(seg);
     return NULL;

@@ -97,8 +97,11 @@ void _sa_os_unmap(void *addr, size_t size);
 /* Grows the mapping [addr, addr+old_size) to new_size bytes where it is,
  * into free address space after it; false (mapping untouched) if it can't. */
 bool _sa_os_extend(void *addr, size_t old_size, size_t new_size);
-/* Moves the mapping [old, old+old_size) to a new aligned mapping of
- * new_size bytes without copying; NULL (old untouched) when it can't. */
+/* Moves the pages of the mapping [old, old+old_size) into the mapping `to`
+ * of new_size bytes (which they replace) without copying; false (both
+ * untouched) when it can't. */
+bool _sa_os_move(void *old, size_t old_size, void *to, size_t new_size);
+/* The same into a new aligned mapping; NULL (old untouched) when it can't. */
 void *_sa_os_remap_aligned(void *old, size_t old_size, size_t new_size,
                            size_t align);
 /* Gives the pages back to the OS, keeping the range mapped and zeroed. */
@@ -128,8 +131,15 @@ static inline unsigned sa_size_class(size_t size) {
 /* ---- segment.c: segments, their pages, the segment map ---- */
 #define SA_MAP_BITS (47 - SA_SEGMENT_SHIFT)
 /* Per SA_SEGMENT_SIZE chunk of the address space: 0 when not ours, else
- * 1 + how many chunks back its segment starts (255: too far to say). */
-extern _Atomic(uint8_t) _sa_segment_map[(size_t)1 << SA_MAP_BITS];
+ * 1 + how many chunks back its segment starts (255: too far to say). In
+ * two levels: a leaf of 2^SA_MAP_LEAF_BITS entries (64 GiB of address
+ * space) is mapped when a segment first lands in its range, and kept;
+ * a flat map would hold 32 MiB of address space, an eighth of a 256 MiB
+ * ulimit -v. */
+#define SA_MAP_LEAF_BITS 14
+#define SA_MAP_LEAVES ((size_t)1 << (SA_MAP_BITS - SA_MAP_LEAF_BITS))
+typedef _Atomic(uint8_t) sa_map_leaf_t[(size_t)1 << SA_MAP_LEAF_BITS];
+extern _Atomic(sa_map_leaf_t *) _sa_segment_map[SA_MAP_LEAVES];
 
 static inline uintptr_t sa_segment_cookie(const sa_segment_t *seg) {
   return (uintptr_t)seg ^ (uintptr_t)0x5e6a110c5e6a110cULL;
@@ -140,8 +150,13 @@ static inline sa_segment_t *sa_segment_of(const void *p) {
   uintptr_t chunk = (uintptr_t)p >> SA_SEGMENT_SHIFT;
   if (SA_UNLIKELY(chunk >= ((uintptr_t)1 << SA_MAP_BITS)))
     return NULL;
-  unsigned back =
-      atomic_load_explicit(&_sa_segment_map[chunk], memory_order_relaxed);
+  sa_map_leaf_t *leaf = atomic_load_explicit(
+      &_sa_segment_map[chunk >> SA_MAP_LEAF_BITS], memory_order_acquire);
+  if (SA_UNLIKELY(leaf == NULL))
+    return NULL;
+  unsigned back = atomic_load_explicit(
+      &(*leaf)[chunk & (((uintptr_t)1 << SA_MAP_LEAF_BITS) - 1)],
+      memory_order_relaxed);
   if (SA_UNLIKELY(back == 0 || back == 255))
     return NULL;
   return (sa_segment_t *)((chunk - (back - 1)) << SA_SEGMENT_SHIFT);
@@ -151,8 +166,15 @@ static inline sa_page_t *sa_page_of(sa_segment_t *seg, const void *p) {
   return &seg->pages[((uintptr_t)p - (uintptr_t)seg) >> seg->page_shift];
 }
 
-/* Marks (or, with back == 0, clears) the map entries of a mapping. */
+/* Marks (or clears) the map entries of a mapping, whose leaves exist. */
 void _sa_segment_map_set(sa_segment_t *seg, size_t mapped_size, bool ours);
+/* Maps the map leaves covering [addr, addr+size) that don't exist yet;
+ * false if the OS refuses. */
+bool _sa_segment_map_reserve(const void *addr, size_t size);
+/* Maps memory for a segment (aligned to SA_SEGMENT_SIZE or more) and the
+ * map leaves covering it; when the OS refuses, gives back the cached
+ * segments and huge ranges and tries again. NULL when that fails too. */
+void *_sa_segment_map_memory(size_t size, size_t align);
 /* A page of `kind` for `heap` from its own segments, an abandoned one it
  * adopts, or a new one; NULL when out of memory. */
 sa_page_t *_sa_page_alloc(sa_heap_t *heap, sa_segment_kind_t kind);
@@ -202,6 +224,8 @@ extern pthread_mutex_t _sa_heaps_lock;
 /* `zero`: the caller needs zeroed memory (fresh mappings already are). */
 void *_sa_huge_alloc(size_t size, size_t align, bool zero);
 void _sa_huge_free(sa_segment_t *seg);
+/* Unmaps every cached free range (when the OS refuses a mapping). */
+void _sa_huge_cache_release(void);
 /* Resizes in place or by moving the pages (no copy); returns the block's
  * new address, or NULL (block untouched) when it can't. */
 void *_sa_huge_realloc(sa_segment_t *seg, size_t size);

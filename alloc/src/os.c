@@ -92,21 +92,20 @@ bool _sa_os_extend(void *addr, size_t old_size, size_t new_size) {
 
 void *_sa_os_remap_aligned(void *old, size_t old_size, size_t new_size,
                            size_t align) {
-  /* Reserve an aligned hole, then move the pages into it: no copy. */
-  int saved = errno;
-  void *moved = map_aligned(new_size, align, PROT_NONE);
-  if (moved != NULL) {
-    void *hole = moved;
-    moved =
-        mremap(old, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, hole);
-    if (moved == MAP_FAILED) {
-      munmap(hole, new_size);
-      moved = NULL;
-    } else {
-      atomic_fetch_add_explicit(&sa_mapped, new_size - old_size,
-                                memory_order_relaxed);
-    }
+  void *to = _sa_os_map_aligned(new_size, align);
+  if (to != NULL && !_sa_os_move(old, old_size, to, new_size)) {
+    _sa_os_unmap(to, new_size);
+    to = NULL;
   }
+  return to;
+}
+
+bool _sa_os_move(void *old, size_t old_size, void *to, size_t new_size) {
+  int saved = errno;
+  bool moved = mremap(old, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED,
+                      to) != MAP_FAILED;
+  if (moved) /* `to` was counted when it was mapped */
+    atomic_fetch_sub_explicit(&sa_mapped, old_size, memory_order_relaxed);
   errno = saved;
   return moved;
 }

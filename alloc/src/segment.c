@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-_Atomic(uint8_t) _sa_segment_map[(size_t)1 << SA_MAP_BITS];
+_Atomic(sa_map_leaf_t *) _sa_segment_map[SA_MAP_LEAVES];
 
 pthread_mutex_t _sa_segments_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 sa_segment_t *_sa_all_segments;
@@ -19,11 +19,61 @@ static size_t sa_cache_count;
 void _sa_segment_map_set(sa_segment_t *seg, size_t mapped_size, bool ours) {
   uintptr_t first = (uintptr_t)seg >> SA_SEGMENT_SHIFT;
   size_t chunks = (mapped_size + SA_SEGMENT_SIZE - 1) >> SA_SEGMENT_SHIFT;
+  uintptr_t mask = ((uintptr_t)1 << SA_MAP_LEAF_BITS) - 1;
   for (size_t i = 0; i < chunks; i++) {
     uint8_t back = ours ? (uint8_t)(i < 254 ? i + 1 : 255) : 0;
-    atomic_store_explicit(&_sa_segment_map[first + i], back,
+    sa_map_leaf_t *leaf =
+        atomic_load_explicit(&_sa_segment_map[(first + i) >> SA_MAP_LEAF_BITS],
+                             memory_order_relaxed);
+    atomic_store_explicit(&(*leaf)[(first + i) & mask], back,
                           memory_order_release);
   }
+}
+
+bool _sa_segment_map_reserve(const void *addr, size_t size) {
+  uintptr_t first = (uintptr_t)addr >> SA_SEGMENT_SHIFT;
+  uintptr_t last = ((uintptr_t)addr + size - 1) >> SA_SEGMENT_SHIFT;
+  bool ok = true;
+  pthread_mutex_lock(&_sa_segments_lock);
+  for (size_t leaf = first >> SA_MAP_LEAF_BITS;
+       ok && leaf <= last >> SA_MAP_LEAF_BITS; leaf++) {
+    if (atomic_load_explicit(&_sa_segment_map[leaf], memory_order_relaxed))
+      continue;
+    sa_map_leaf_t *fresh =
+        _sa_os_map_aligned(sizeof(sa_map_leaf_t), _sa_os_page_size());
+    ok = fresh != NULL;
+    if (ok)
+      atomic_store_explicit(&_sa_segment_map[leaf], fresh,
+                            memory_order_release);
+  }
+  pthread_mutex_unlock(&_sa_segments_lock);
+  return ok;
+}
+
+/* Unmaps the cached empty segments. */
+static void segment_cache_release(void) {
+  sa_segment_t *cached[SA_SEGMENT_CACHE];
+  pthread_mutex_lock(&_sa_segments_lock);
+  size_t count = sa_cache_count;
+  memcpy(cached, sa_cache, count * sizeof(cached[0]));
+  sa_cache_count = 0;
+  pthread_mutex_unlock(&_sa_segments_lock);
+  for (size_t i = 0; i < count; i++)
+    _sa_os_unmap(cached[i], SA_SEGMENT_SIZE);
+}
+
+void *_sa_segment_map_memory(size_t size, size_t align) {
+  void *p = _sa_os_map_aligned(size, align);
+  if (p == NULL) {
+    segment_cache_release();
+    _sa_huge_cache_release();
+    p = _sa_os_map_aligned(size, align);
+  }
+  if (p != NULL && !_sa_segment_map_reserve(p, size)) {
+    _sa_os_unmap(p, size);
+    p = NULL;
+  }
+  return p;
 }
 
 void _sa_segment_register(sa_segment_t *seg) {
@@ -52,7 +102,7 @@ static sa_segment_t *segment_new(sa_heap_t *heap, sa_segment_kind_t kind) {
     seg = sa_cache[--sa_cache_count];
   pthread_mutex_unlock(&_sa_segments_lock);
   if (seg == NULL)
-    seg = _sa_os_map_aligned(SA_SEGMENT_SIZE, SA_SEGMENT_SIZE);
+    seg = _sa_segment_map_memory(SA_SEGMENT_SIZE, SA_SEGMENT_SIZE);
   if (seg == NULL)
     return NULL;
   static const uint32_t page_shift[SA_PAGE_KINDS] = {
