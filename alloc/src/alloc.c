@@ -97,11 +97,14 @@ void _sa_free(void *p) {
   sa_heap_t *heap = _sa_tls_heap;
   if (SA_LIKELY(atomic_load_explicit(&seg->heap, memory_order_relaxed) ==
                 heap)) {
+    /* Only the last block freed is checked here (reading the block would
+     * cost a cache miss on every free); a block freed twice further apart
+     * is caught when malloc reaches it a second time (_sa_alloc_small). */
     if (SA_UNLIKELY(block == page->local_free || page->used == 0)) {
       _sa_error(SA_ERR_DOUBLE_FREE, p, "block is already free");
       return;
     }
-    block->next = page->local_free;
+    sa_block_set_next(page, block, page->local_free);
     page->local_free = block;
     if (SA_UNLIKELY(--page->used == 0 || page->in_full))
       _sa_page_after_local_free(heap, page);

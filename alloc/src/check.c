@@ -28,7 +28,7 @@ typedef struct page_scan_s {
 static uint32_t scan_list(const sa_page_t *page, sa_block_t *list,
                           page_scan_t *scan, const char *which) {
   uint32_t count = 0;
-  for (sa_block_t *b = list; b != NULL; b = b->next) {
+  for (sa_block_t *b = list; b != NULL; b = sa_block_next(page, b)) {
     uintptr_t offset = (uintptr_t)b - (uintptr_t)page->area;
     if ((uintptr_t)b < (uintptr_t)page->area ||
         offset >= (uintptr_t)page->capacity * page->block_size ||

@@ -236,8 +236,31 @@ void *_sa_malloc_slow(sa_heap_t *heap, unsigned size_class);
 extern __thread sa_heap_t *_sa_tls_heap
     __attribute__((tls_model("initial-exec")));
 
+/* Free-list links are stored xor'ed with the page's key (which has its top
+ * bit set), and malloc clears the link of the block it hands out. A block
+ * freed twice is on a free list twice: the second time malloc reaches it,
+ * its first word is 0 (or the program's data), which decodes to nothing
+ * in its segment; so do links overwritten after free. Malloc checks each
+ * link it follows (an xor and a compare, no memory access). */
+static inline sa_block_t *sa_block_next(const sa_page_t *page,
+                                        const sa_block_t *block) {
+  return (sa_block_t *)(block->link ^ page->key);
+}
+
+static inline void sa_block_set_next(const sa_page_t *page, sa_block_t *block,
+                                     const sa_block_t *next) {
+  block->link = (uintptr_t)next ^ page->key;
+}
+
+/* Whether `next`, read from free `block`, is NULL or in its segment. */
+static inline bool sa_link_ok(const sa_block_t *block, const sa_block_t *next) {
+  return (((uintptr_t)next ^ (uintptr_t)block) >> SA_SEGMENT_SHIFT) == 0 ||
+         next == NULL;
+}
+
 /* The malloc fast path: pop the first free block of the class's current
- * page; no lock, no syscall. */
+ * page; no lock, no syscall. A bad link goes to the slow path, which
+ * reports it. */
 static inline void *_sa_alloc_small(size_t size) {
   sa_heap_t *heap = _sa_tls_heap;
   unsigned cls = sa_size_class(size);
@@ -245,9 +268,13 @@ static inline void *_sa_alloc_small(size_t size) {
   if (SA_LIKELY(page != NULL)) {
     sa_block_t *block = page->free;
     if (SA_LIKELY(block != NULL)) {
-      page->free = block->next;
-      page->used++;
-      return block;
+      sa_block_t *next = sa_block_next(page, block);
+      if (SA_LIKELY(sa_link_ok(block, next))) {
+        page->free = next;
+        block->link = 0;
+        page->used++;
+        return block;
+      }
     }
   }
   return _sa_malloc_slow(heap, cls);

@@ -24,6 +24,8 @@ static void page_init(sa_segment_t *seg, sa_page_t *page, unsigned cls) {
   page->capacity = 0;
   page->used = 0;
   page->free = NULL;
+  page->key = ((uintptr_t)page->area * 0x9e3779b97f4a7c15u) | (uintptr_t)1
+                                                                  << 63;
   page->local_free = NULL;
   page->has_aligned = 0;
 }
@@ -39,9 +41,10 @@ static void page_extend(sa_page_t *page) {
     count = page->reserved - page->capacity;
   uint8_t *first = page->area + (size_t)page->capacity * size;
   for (uint32_t i = 0; i + 1 < count; i++)
-    ((sa_block_t *)(first + (size_t)i * size))->next =
-        (sa_block_t *)(first + (size_t)(i + 1) * size);
-  ((sa_block_t *)(first + (size_t)(count - 1) * size))->next = page->free;
+    sa_block_set_next(page, (sa_block_t *)(first + (size_t)i * size),
+                      (sa_block_t *)(first + (size_t)(i + 1) * size));
+  sa_block_set_next(page, (sa_block_t *)(first + (size_t)(count - 1) * size),
+                    page->free);
   page->free = (sa_block_t *)first;
   page->capacity += count;
 }
@@ -66,16 +69,15 @@ void _sa_page_collect_remote(sa_page_t *page) {
    * (and the list may now be a cycle): stop rather than loop forever. */
   uint32_t count = 1;
   sa_block_t *tail = list;
-  while (tail->next != NULL && count <= page->used) {
-    tail = tail->next;
+  while (sa_block_next(page, tail) != NULL && count <= page->used) {
+    tail = sa_block_next(page, tail);
     count++;
   }
   if (count > page->used) {
     _sa_error(SA_ERR_DOUBLE_FREE, tail, "freed twice from another thread");
     count = page->used; /* if the error returns, leak what is left */
-    tail->next = NULL;
   }
-  tail->next = page->free;
+  sa_block_set_next(page, tail, page->free);
   page->free = list;
   page->used -= count;
 }
@@ -195,7 +197,7 @@ bool _sa_free_remote(sa_segment_t *seg, sa_page_t *page, sa_block_t *block) {
       if (owner != NULL)
         atomic_store(&owner->full_has_remote, true);
     }
-    block->next = tf_list(word);
+    sa_block_set_next(page, block, tf_list(word));
     uintptr_t state = notifier ? SA_TF_NORMAL : word & SA_TF_MASK;
     if (atomic_compare_exchange_weak_explicit(
             &page->thread_free, &word, (uintptr_t)block | state,
@@ -276,18 +278,41 @@ static sa_page_t *page_find(sa_heap_t *heap, unsigned cls) {
   return page;
 }
 
+/* The first block of the page's free list links to nowhere in its segment
+ * (see sa_block_next): reports it, and if the report returns, drops the
+ * rest of the list (those blocks leak). */
+static void free_list_broken(sa_page_t *page) {
+  sa_block_t *block = page->free;
+  page->free = NULL;
+  if (block->link == 0)
+    _sa_error(SA_ERR_DOUBLE_FREE, block,
+              "freed twice: malloc reached it again");
+  else
+    _sa_error(SA_ERR_HEAP_CORRUPTION, block,
+              "free block's link overwritten (written after free?)");
+}
+
 void *_sa_malloc_slow(sa_heap_t *heap, unsigned cls) {
   if (heap == &_sa_heap_empty && (heap = _sa_heap_init_thread()) == NULL) {
     errno = ENOMEM;
     return NULL;
   }
-  sa_page_t *page = page_find(heap, cls);
-  if (page == NULL) {
-    errno = ENOMEM;
-    return NULL;
+  for (;;) {
+    sa_page_t *page = heap->pages[cls];
+    if (page != NULL && page->free != NULL) /* the fast path's bad link */
+      free_list_broken(page);
+    page = page_find(heap, cls);
+    if (page == NULL) {
+      errno = ENOMEM;
+      return NULL;
+    }
+    sa_block_t *block = page->free;
+    sa_block_t *next = sa_block_next(page, block);
+    if (sa_link_ok(block, next)) {
+      page->free = next;
+      block->link = 0;
+      page->used++;
+      return block;
+    }
   }
-  sa_block_t *block = page->free;
-  page->free = block->next;
-  page->used++;
-  return block;
 }

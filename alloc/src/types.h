@@ -91,9 +91,10 @@ typedef enum sa_error_kind_e {
   SA_ERR_NEW_DELETE_SIZE_MISMATCH, /* debug build: sized delete, wrong size */
 } sa_error_kind_t;
 
-/* A free block: the core writes only this first word of a free block. */
+/* A free block: the core writes only this first word of a free block, the
+ * next block of its list xor'ed with the page's key (sa_block_next). */
 typedef struct sa_block_s {
-  struct sa_block_s *next;
+  uintptr_t link;
 } sa_block_t;
 
 struct sa_heap_s;
@@ -126,6 +127,7 @@ struct sa_heap_s;
  *  - dirty: not in use, and its memory not given back since it was. */
 typedef struct sa_page_s {
   sa_block_t *free;       /* owner thread only: malloc takes from here */
+  uintptr_t key;          /* encodes the links of the page's free lists */
   sa_block_t *local_free; /* owner thread only: free puts here */
   uint32_t used;
   uint32_t capacity;
