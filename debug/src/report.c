@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static _Atomic size_t sa_dbg_errors;
@@ -60,8 +61,9 @@ void _sa_dbg_backtrace(const void **out, size_t depth, const void *frame) {
       break;
     fp = next;
   }
-  while (n < depth)
-    out[n++] = NULL;
+  /* An explicit call (internal.h: unchecked): clang would make a loop on
+   * a header a call to the drop-in's checked memset. */
+  memset(out + n, 0, (depth - n) * sizeof(*out));
 }
 
 /* One line per frame: function+offset when the symbol is exported, else

@@ -188,9 +188,12 @@ __attribute__((noinline)) void release(void *arg) {
   case call::FREE:
     free(m->p);
     break;
-  case call::REALLOC:
-    free(realloc(m->p, 100));
+  case call::REALLOC: {
+    // Through a pointer: clang would fold free(realloc(p, n)) into free(p).
+    void *(*volatile resize)(void *, std::size_t) = realloc;
+    free(resize(m->p, 100));
     break;
+  }
   case call::DELETE_SIZED:
     ::operator delete(m->p, m->size);
     break;
