@@ -1,23 +1,26 @@
-"""Turns bench/run.sh's raw CSV into the results table, verdict and plot.
+"""Turns bench/run.sh's raw CSV into the results tables, verdicts and plot.
 
 Usage (run.sh calls it; rerun by hand to re-render an existing CSV):
   /usr/bin/python3 bench/report.py --csv results/D.csv --md results/D.md \
       --png results/D.png [--meta build/meta.txt] \
       [--workloads build/workloads.txt] [--allocators "a b ..."] [--logs DIR]
 
-Every number in the Markdown, the verdict included, is computed here from
-the CSV, so the text cannot drift from the data. Definitions:
-  - median over rounds of wall time and of peak RSS (ru_maxrss);
-  - ratio = allocator median / glibc median for the same workload;
-  - spread "±x%" = half the min..max range of that cell's runs, as % of its
-    median;
-  - "faster"/"slower" in the verdict: over all (allocator run, glibc run)
-    pairs of a workload, the allocator's run was the faster one in >= 85%
-    of them (resp. <= 15%); otherwise "within noise". Rank-based, so one
-    run disturbed by another job on the machine does not decide it;
-  - geomean = geometric mean of the ratios over the workloads where both
-    the allocator and glibc ran cleanly (the count is shown when some are
-    missing);
+Every number in the Markdown, verdicts included, is computed here from the
+CSV, so the text cannot drift from the data. Definitions:
+  - each cell (workload, allocator) has one run per round; its value is the
+    median over those runs, for four metrics: wall time, CPU time
+    (user+sys), minor page faults, peak RSS (ru_maxrss);
+  - ratio = allocator median / reference median (glibc, or the best peer:
+    the one of glibc, jemalloc, tcmalloc, mimalloc with the lowest median
+    on that workload and metric);
+  - its 95% interval is a percentile bootstrap of the ratio of medians:
+    both cells' runs are resampled with replacement (B = 4000, fixed seed),
+    the ratio of the resampled medians taken each time, and the 2.5th and
+    97.5th percentiles reported;
+  - a geometric mean over workloads gets its interval the same way, from
+    the geometric mean of the resampled ratios (same resamples);
+  - verdict "faster"/"slower" (or "less"/"more" for faults and memory)
+    only when the interval excludes 1; otherwise "no difference shown";
   - a cell is FAIL if any of its runs crashed, exited non-zero, timed out,
     or printed output different from glibc's (the workloads print
     checksums; for real programs the whole stdout is hashed).
@@ -27,17 +30,33 @@ import collections
 import csv
 import math
 import os
-import statistics
 import sys
 
+import numpy as np
+
 REF = "glibc"
+PEERS = ("glibc", "jemalloc", "tcmalloc", "mimalloc")
+B = 4000  # bootstrap resamples
+MIN_RUNS = 3  # fewer runs in a cell: ratio shown, no interval, no verdict
+SEED = 20261130
 COLORS = {
     "segalloc": "#d62728",
     "segalloc-debug": "#ff9896",
+    "segalloc-guard-sample": "#e377c2",
+    "segalloc-guard-all": "#8c564b",
     "jemalloc": "#1f77b4",
     "tcmalloc": "#2ca02c",
     "mimalloc": "#9467bd",
     "asan": "#7f7f7f",
+    "duma": "#bcbd22",
+    "electric-fence": "#17becf",
+}
+# metric: (column index in Cell.runs, table title, unit, lower/higher words)
+METRICS = {
+    "wall": (1, "Wall time", "s", ("faster", "slower")),
+    "cpu": (2, "CPU time, user+sys", "s", ("faster", "slower")),
+    "flt": (3, "Minor page faults", "k", ("fewer", "more")),
+    "rss": (4, "Peak RSS", "MiB", ("less", "more")),
 }
 
 
@@ -45,25 +64,31 @@ class Cell:
     """All runs of one workload under one allocator."""
 
     def __init__(self):
-        self.runs = []  # (status, wall, rss, hash, cpu)
+        self.runs = []  # (status, wall, cpu, minflt, rss, hash)
         self.fail = None  # reason text if any run failed
-        self.wall = self.rss = None  # medians over ok runs
-        self.wall_spread = self.rss_spread = None  # half range / median
-        self.cpu = self.cpu_spread = None  # user+sys seconds
+        self.killed_at = None  # wall time of the first run killed by timeout
 
     @property
     def ok(self):
-        return self.fail is None and self.wall is not None
+        return self.fail is None and bool(self.runs)
 
+    def values(self, metric):
+        i = METRICS[metric][0]
+        v = [r[i] for r in self.runs]
+        return None if any(x is None for x in v) else np.array(v, float)
 
-def half_spread(values):
-    med = statistics.median(values)
-    return (max(values) - min(values)) / 2 / med if med > 0 else 0.0
+    def median(self, metric):
+        v = self.values(metric)
+        return float(np.median(v)) if v is not None else None
 
 
 def geomean(xs):
     xs = [x for x in xs if x is not None and x > 0]
     return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else None
+
+
+def num(s):
+    return float(s) if s not in (None, "") else None
 
 
 def load_inputs(args):
@@ -80,13 +105,10 @@ def load_inputs(args):
             if r["workload"] not in seen:
                 seen.append(r["workload"])
         workloads = [(w, "?") for w in seen]
-    if args.allocators:
-        allocs = args.allocators.split()
-    else:
-        allocs = []
-        for r in rows:
-            if r["allocator"] not in allocs:
-                allocs.append(r["allocator"])
+    allocs = args.allocators.split() if args.allocators else []
+    for r in rows:
+        if r["allocator"] not in allocs:
+            allocs.append(r["allocator"])
     meta = []
     if args.meta and os.path.exists(args.meta):
         meta = [l.rstrip("\n") for l in open(args.meta) if l.strip()]
@@ -96,88 +118,165 @@ def load_inputs(args):
 def build_cells(rows, workloads, allocs):
     cells = collections.defaultdict(Cell)
     for r in rows:
-        wall = float(r["wall_s"]) if r["wall_s"] else None
-        rss = float(r["maxrss_kib"]) if r["maxrss_kib"] else None
-        cpu = float(r["user_s"]) + float(r["sys_s"]) if r["user_s"] else None
+        user, sys_ = num(r["user_s"]), num(r["sys_s"])
+        cpu = user + sys_ if user is not None and sys_ is not None else None
+        flt = num(r.get("minflt"))  # absent in CSVs before 2026-11-30
         cells[r["workload"], r["allocator"]].runs.append(
-            (r["status"], wall, rss, r["out_hash"], cpu)
-        )
+            (r["status"], num(r["wall_s"]), cpu, flt, num(r["maxrss_kib"]),
+             r["out_hash"]))
     for w, _ in workloads:
         # Reference output: glibc's (the most common, should glibc itself
         # be flaky); without glibc, the majority over all clean runs.
-        ok_hashes = [h for s, _, _, h, _ in cells[w, REF].runs if s == "ok"]
+        ok_hashes = [x[5] for x in cells[w, REF].runs if x[0] == "ok"]
         if not ok_hashes:
-            ok_hashes = [
-                h
-                for a in allocs
-                for s, _, _, h, _ in cells[w, a].runs
-                if s == "ok"
-            ]
+            ok_hashes = [x[5] for a in allocs for x in cells[w, a].runs
+                         if x[0] == "ok"]
         ref = collections.Counter(ok_hashes).most_common(1)
         ref = ref[0][0] if ref else None
         for a in allocs:
             c = cells[w, a]
-            if not c.runs:
-                continue
             bad = []
-            for s, _, _, h, _ in c.runs:
-                if s == "timeout-skipped":  # timed out in an earlier round
-                    bad.append("timeout, later rounds skipped")
-                elif s == "timeout":
-                    bad.append("timeout, later rounds skipped"
-                               if len(c.runs) > 1 else "timeout")
+            for x in c.runs:
+                s = x[0]
+                if s == "timeout" and c.killed_at is None:
+                    c.killed_at = x[1]
+                if s in ("timeout", "timeout-skipped"):
+                    bad.append("timeout" + (", later rounds skipped"
+                                            if len(c.runs) > 1 else ""))
                 elif s != "ok":
                     bad.append(s)
-                elif h != ref:
+                elif x[5] != ref:
                     bad.append("wrong output")
             if bad:
                 reason, _ = collections.Counter(bad).most_common(1)[0]
                 c.fail = "%s (%d/%d runs)" % (reason, len(bad), len(c.runs))
-                continue
-            walls = [x[1] for x in c.runs]
-            rsss = [x[2] for x in c.runs]
-            c.wall, c.rss = statistics.median(walls), statistics.median(rsss)
-            c.wall_spread, c.rss_spread = half_spread(walls), half_spread(rsss)
-            cpus = [x[4] for x in c.runs]
-            c.cpu, c.cpu_spread = statistics.median(cpus), half_spread(cpus)
     return cells
 
 
-def ratio(cells, w, a, metric):
-    """(ratio to glibc, spread of a, spread of glibc) or None."""
-    c, g = cells.get((w, a)), cells.get((w, REF))
-    if c is None or g is None or not c.ok or not g.ok:
-        return None
-    if metric == "wall":
-        return c.wall / g.wall, c.wall_spread, g.wall_spread
-    if metric == "cpu":
-        if not g.cpu:
+class Stats:
+    """Bootstrap resamples of every clean cell's median, drawn once, so
+    that a ratio and the geometric means that contain it agree."""
+
+    def __init__(self, cells):
+        self.cells = cells
+        self.rng = np.random.default_rng(SEED)
+        self.boot = {}
+
+    def medians(self, w, a, metric):
+        key = (w, a, metric)
+        if key not in self.boot:
+            c = self.cells.get((w, a))
+            v = c.values(metric) if c is not None and c.ok else None
+            if v is None or len(v) == 0:
+                self.boot[key] = None
+            else:
+                idx = self.rng.integers(0, len(v), size=(B, len(v)))
+                self.boot[key] = np.median(v[idx], axis=1)
+        return self.boot[key]
+
+    def best_peer(self, w, a, metric):
+        """The peer (other than a) with the lowest median, or None."""
+        best = None
+        for p in PEERS:
+            c = self.cells.get((w, p))
+            if p == a or c is None or not c.ok:
+                continue
+            m = c.median(metric)
+            if m is not None and (best is None or m < best[0]):
+                best = (m, p)
+        return best[1] if best else None
+
+    def log_ratios(self, w, a, b, metric):
+        """(point log ratio, B resampled log ratios) of a over b, or None."""
+        x, y = self.medians(w, a, metric), self.medians(w, b, metric)
+        if x is None or y is None:
             return None
-        return c.cpu / g.cpu, c.cpu_spread, g.cpu_spread
-    return c.rss / g.rss, c.rss_spread, g.rss_spread
+        ma = self.cells[w, a].median(metric)
+        mb = self.cells[w, b].median(metric)
+        if ma <= 0 or mb <= 0:
+            return None
+        # A resampled median of 0 (no faults at all) would give log(0):
+        # clamp to the smallest positive value seen.
+        x = np.maximum(x, min(ma, mb) * 1e-3)
+        y = np.maximum(y, min(ma, mb) * 1e-3)
+        return math.log(ma / mb), np.log(x / y)
+
+    def ratio(self, w, a, b, metric):
+        """(ratio, lo, hi) of a's median over b's, or None; (ratio, 0, inf)
+        when a cell has fewer than MIN_RUNS runs."""
+        lr = self.log_ratios(w, a, b, metric)
+        if lr is None:
+            return None
+        if min(len(self.cells[w, x].runs) for x in (a, b)) < MIN_RUNS:
+            return math.exp(lr[0]), 0.0, math.inf
+        lo, hi = np.percentile(lr[1], [2.5, 97.5])
+        return math.exp(lr[0]), math.exp(lo), math.exp(hi)
+
+    def geomean(self, pairs, metric):
+        """(geomean, lo, hi, n) over pairs [(w, a, b)] where both are clean."""
+        lrs, runs = [], []
+        for w, a, b in pairs:
+            lr = self.log_ratios(w, a, b, metric)
+            if lr is not None:
+                lrs.append(lr)
+                runs += [len(self.cells[w, a].runs), len(self.cells[w, b].runs)]
+        if not lrs:
+            return None
+        point = math.exp(sum(x[0] for x in lrs) / len(lrs))
+        if min(runs) < MIN_RUNS:
+            return point, 0.0, math.inf, len(lrs)
+        boot = np.mean([x[1] for x in lrs], axis=0)
+        lo, hi = np.percentile(boot, [2.5, 97.5])
+        return point, math.exp(lo), math.exp(hi), len(lrs)
 
 
-METRIC_INDEX = {"wall": 1, "rss": 2, "cpu": 4}
+def shown(r):
+    """-1 if the interval lies below 1, +1 if above, 0 if it contains 1."""
+    return -1 if r[2] < 1 else 1 if r[1] > 1 else 0
 
 
-def p_lower(cells, w, a, metric):
-    """Fraction of (a run, glibc run) pairs in which a's value is lower
-    (ties count half): a rank statistic, robust to a single outlier."""
-    i = METRIC_INDEX[metric]
-    xs = [r[i] for r in cells[w, a].runs]
-    ys = [r[i] for r in cells[w, REF].runs]
-    wins = sum(1.0 if x < y else 0.5 if x == y else 0.0 for x in xs for y in ys)
-    return wins / (len(xs) * len(ys))
+def verdict_word(r, metric):
+    lo, hi = METRICS[metric][3]
+    return {-1: lo, 1: hi, 0: "no difference shown"}[shown(r)]
 
 
-def fmt_pct(x):
-    return "%.0f%%" % (100 * x) if x >= 0.005 else "<1%"
+def fmt_ci(r, digits=2):
+    f = "%%.%df" % digits
+    if math.isinf(r[2]):
+        return (f + " [< %d runs]") % (r[0], MIN_RUNS)
+    txt = (f + " [" + f + "–" + f + "]") % r[:3]
+    return "**%s**" % txt if shown(r) else txt
 
 
-def table(cells, workloads, allocs, metric):
+def fmt_abs(c, metric):
+    m = c.median(metric)
+    if m is None:
+        return "—"
+    if metric == "rss":
+        return "%.1f" % (m / 1024)
+    if metric == "flt":
+        return "%.1f" % (m / 1000)
+    return "%.3f" % m
+
+
+def fail_text(cells, w, c, metric="wall"):
+    """FAIL cell text; in the time table a timeout also says how much
+    slower than glibc the run was at least, when it was killed."""
+    txt = "**FAIL**: " + c.fail
+    g = cells.get((w, REF))
+    if metric == "wall" and c.killed_at and g is not None and g.ok:
+        txt += " (> %.0f× glibc)" % (c.killed_at / g.median("wall"))
+    return txt
+
+
+def applies(a, kind):
+    return not (a == "asan" and kind == "real")
+
+
+def table(st, workloads, allocs, metric):
+    cells = st.cells
     others = [a for a in allocs if a != REF]
-    unit = "MiB" if metric == "rss" else "s"
-    head = ["workload", "glibc (%s)" % unit] + others
+    head = ["workload", "glibc (%s)" % METRICS[metric][2]] + others
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for w, kind in workloads:
         g = cells.get((w, REF))
@@ -185,270 +284,202 @@ def table(cells, workloads, allocs, metric):
             gtxt = "—"
         elif not g.ok:
             gtxt = "FAIL: " + g.fail
-        elif metric == "wall":
-            gtxt = "%.3f ±%s" % (g.wall, fmt_pct(g.wall_spread))
-        elif metric == "cpu":
-            gtxt = "%.3f ±%s" % (g.cpu, fmt_pct(g.cpu_spread))
         else:
-            gtxt = "%.1f ±%s" % (g.rss / 1024, fmt_pct(g.rss_spread))
+            gtxt = fmt_abs(g, metric)
         row = [w, gtxt]
         for a in others:
             c = cells.get((w, a))
-            if a == "asan" and kind == "real":
+            if not applies(a, kind):
                 row.append("n/a")
             elif c is None or not c.runs:
                 row.append("—")
             elif not c.ok:
-                row.append("**FAIL**: " + c.fail)
+                row.append(fail_text(cells, w, c, metric))
             else:
-                r = ratio(cells, w, a, metric)
-                row.append("%.2f ±%s" % (r[0], fmt_pct(r[1])) if r else "?")
+                r = st.ratio(w, a, REF, metric)
+                row.append(fmt_ci(r) if r else "?")
         out.append("| " + " | ".join(row) + " |")
     row = ["**geomean**", ""]
-    n_all = len(workloads)
     for a in others:
-        rs = [ratio(cells, w, a, metric) for w, _ in workloads]
-        rs = [r[0] for r in rs if r]
-        gm = geomean(rs)
-        applicable = n_all
-        if a == "asan":
-            applicable = sum(1 for _, k in workloads if k != "real")
-        txt = "**%.2f**" % gm if gm else "—"
-        if gm and len(rs) < applicable:
-            txt += " (%d of %d)" % (len(rs), applicable)
-        elif gm and a == "asan":
-            txt += " (C only)"
+        gm = st.geomean([(w, a, REF) for w, _ in workloads], metric)
+        applicable = sum(1 for _, k in workloads if applies(a, k))
+        if gm is None:
+            row.append("—")
+            continue
+        txt = fmt_ci(gm)
+        if gm[3] < applicable:
+            txt += " (%d of %d)" % (gm[3], applicable)
         row.append(txt)
     out.append("| " + " | ".join(row) + " |")
     return "\n".join(out)
 
 
-def common_geomeans(cells, workloads, a, b, metric, only_c=False):
-    """Geomeans of a's and b's ratios over workloads where both are clean."""
-    ra, rb, names = [], [], []
-    for w, kind in workloads:
-        if only_c and kind == "real":
-            continue
-        x, y = ratio(cells, w, a, metric), ratio(cells, w, b, metric)
-        if x and y:
-            ra.append(x[0])
-            rb.append(y[0])
-            names.append(w)
-    return geomean(ra), geomean(rb), names
+def geomean_table(st, workloads, allocs):
+    """Every allocator's geomeans against glibc, and segalloc's against each
+    peer and against the best peer of each workload."""
+    metrics = list(METRICS)
+    head = ["comparison"] + [METRICS[m][1] for m in metrics]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
+    def row(label, pairs_of):
+        cells_txt = []
+        for m in metrics:
+            gm = st.geomean(pairs_of(m), m)
+            cells_txt.append("%s (%d)" % (fmt_ci(gm), gm[3]) if gm else "—")
+        out.append("| " + " | ".join([label] + cells_txt) + " |")
 
-def rel(x, what_lower="faster", what_higher="slower"):
-    """'12% faster' style text for a ratio x = a / b."""
-    if abs(x - 1) < 0.005:
-        return "the same as"
-    if x < 1:
-        return "%.0f%% %s than" % (100 * (1 - x), what_lower)
-    return "%.0f%% %s than" % (100 * (x - 1), what_higher)
-
-
-def judge(cells, w, a, metric):
-    """'lower' / 'higher' than glibc when a's runs won / lost at least 85%
-    of the (a run, glibc run) pairs and the medians differ by 2% or more;
-    'noise' otherwise."""
-    r = ratio(cells, w, a, metric)
-    if not r or abs(r[0] - 1) < 0.02:
-        return "noise"
-    p = p_lower(cells, w, a, metric)
-    return "lower" if p >= 0.85 else "higher" if p <= 0.15 else "noise"
-
-
-def targets(cells, workloads, allocs):
-    """The issue's targets, each MET / MISSED / not measurable, computed."""
-    have = set(allocs)
-    out = []
-
-    def verdict_word(ok):
-        return "**MET**" if ok else "**MISSED**"
-
-    def gm_pair(a, b, metric, only_c=False):
-        if a not in have or b not in have:
-            return None, None, []
-        return common_geomeans(cells, workloads, a, b, metric, only_c)
-
-    s, m, names = gm_pair("segalloc", "mimalloc", "wall")
-    if s and m:
-        out.append("- Production time geomean ≤ mimalloc's: %s (%.2f vs %.2f of "
-                   "glibc, %d workloads)" % (verdict_word(s <= m), s, m, len(names)))
-    else:
-        out.append("- Production time geomean ≤ mimalloc's: not measured")
-    s, m, names = gm_pair("segalloc", "mimalloc", "rss")
-    if s and m:
-        out.append("- Production peak RSS geomean ≤ 1.1× mimalloc's: %s (%.2f vs "
-                   "%.2f of glibc = %.2f×)" % (verdict_word(s <= 1.1 * m), s, m,
-                                               s / m))
-    else:
-        out.append("- Production peak RSS ≤ 1.1× mimalloc's: not measured")
-    if "segalloc" in have:
-        # Wall time is the target; CPU time is checked too because on a
-        # shared machine wall-time spreads can hide a real loss.
-        slower, unsure, failed = [], [], []
-        for w, _ in workloads:
-            c = cells.get((w, "segalloc"))
-            if c is None or not c.runs:
-                continue
-            if not c.ok:
-                failed.append(w)
-                continue
-            for metric, label in (("wall", "time"), ("cpu", "CPU")):
-                r = ratio(cells, w, "segalloc", metric)
-                if not r:
-                    continue
-                cell = "%s %s %.2f×" % (w, label, r[0])
-                if judge(cells, w, "segalloc", metric) == "higher":
-                    slower.append(cell)
-                elif r[0] >= 1.02:
-                    unsure.append(cell)
-        word = ("**MISSED**" if slower or failed else
-                "**NOT SHOWN** (medians above glibc, within noise)" if unsure
-                else "**MET**")
-        txt = "- Production never slower than glibc (time, and CPU time): " + word
-        if slower:
-            txt += "; slower in >= 85% of run pairs: " + ", ".join(slower)
-        if failed:
-            txt += "; FAIL on " + ", ".join(failed)
-        if unsure:
-            txt += "; median above glibc but within noise: " + ", ".join(unsure)
-        out.append(txt)
-    d, p, names = gm_pair("segalloc-debug", "segalloc", "wall")
-    if d and p:
-        out.append("- Debug time ≤ 3× production: %s (%.2f×, geomean over %d "
-                   "workloads)" % (verdict_word(d / p <= 3), d / p, len(names)))
-    else:
-        out.append("- Debug time ≤ 3× production: not measured (segalloc-debug "
-                   "or segalloc missing)")
-    d, a, names = gm_pair("segalloc-debug", "asan", "wall", only_c=True)
-    if d and a:
-        out.append("- Debug faster than ASan (C workloads): %s (%.2f× vs %.2f× "
-                   "glibc, %d workloads)" % (verdict_word(d < a), d, a, len(names)))
-    else:
-        out.append("- Debug faster than ASan: not measured (segalloc-debug or "
-                   "asan missing)")
-    return "\n".join(out)
-
-
-def pair_lines(cells, workloads, have, missing, a, b, rows, only_c=False):
-    """Verdict lines comparing a with b: for each (metric, text) in rows,
-    text(geomean of a, geomean of b, number of workloads) over the
-    workloads where both ran cleanly."""
-    if a not in have or b not in have:
-        return ["- %s vs %s: %s" % (a, b, missing(a if a not in have else b))]
-    out = []
-    for metric, text in rows:
-        x, y, names = common_geomeans(cells, workloads, a, b, metric, only_c)
-        if x and y:
-            out.append(text(x, y, len(names)))
-        else:
-            out.append("- %s vs %s, %s: no common clean workload." % (a, b, metric))
-    return out
-
-
-def verdict(cells, workloads, allocs, skipped, load=None, nproc=None):
-    out = []
-    have = set(allocs)
-
-    def missing(a):
-        return "%s was not measured%s." % (
-            a,
-            ": " + skipped[a] if a in skipped else "",
-        )
-
-    # Ranking by time geomean, for the whole picture.
-    gms = []
     for a in allocs:
-        if a in (REF, "asan"):
+        if a == REF:
             continue
-        rs = [ratio(cells, w, a, "wall") for w, _ in workloads]
-        rs = [r[0] for r in rs if r]
-        if rs:
-            gms.append((geomean(rs), a, len(rs)))
-    if gms:
-        gms.sort()
-        out.append(
-            "- **Time geomean vs glibc** (lower is better): "
-            + ", ".join("%s %.2f" % (a, g) for g, a, _ in gms)
-            + " (asan excluded: it runs the C workloads only)."
-        )
-
-    # segalloc vs mimalloc, the allocator to beat.
-    out += pair_lines(cells, workloads, have, missing, "segalloc", "mimalloc", (
-        ("wall", lambda s, m, n: "- **segalloc vs mimalloc, time**: geomean %.2f "
-         "vs %.2f of glibc over %d common workloads: segalloc is %s mimalloc."
-         % (s, m, n, rel(s / m, "faster", "slower"))),
-        ("rss", lambda s, m, n: "- **segalloc vs mimalloc, peak RSS**: geomean "
-         "%.2f vs %.2f of glibc over %d common workloads: segalloc is %s "
-         "mimalloc." % (s, m, n, rel(s / m, "smaller", "larger"))),
-    ))
-
-    # segalloc vs glibc, per workload.
-    if "segalloc" in have:
-        lines = []
-        for w, _ in workloads:
-            c = cells.get((w, "segalloc"))
-            if c is not None and c.runs and not c.ok:
-                lines.append("  - %s: **FAIL** (%s)" % (w, c.fail))
-                continue
-            parts = []
-            for metric, lo, hi in (("wall", "faster", "slower"),
-                                   ("rss", "less memory", "more memory")):
-                r = ratio(cells, w, "segalloc", metric)
-                if not r:
-                    parts.append("no glibc baseline")
-                    break
-                x = r[0]
-                word = {"lower": lo, "higher": hi}.get(
-                    judge(cells, w, "segalloc", metric), "within noise")
-                if abs(x - 1) < 0.02:
-                    word = "same within 2%"
-                parts.append("%s %.2f× (%s)" % ("time" if metric == "wall"
-                                                else "RSS", x, word))
-            lines.append("  - %s: %s" % (w, ", ".join(parts)))
-        faster = sum(1 for l in lines if "(faster)" in l)
-        slower = sum(1 for l in lines if "(slower)" in l)
-        fails = sum(1 for l in lines if "FAIL" in l)
-        out.append("- **segalloc vs glibc, per workload**: faster on %d, slower on "
-                   "%d, FAIL on %d of %d (faster/slower: in >= 85%% of run pairs):"
-                   % (faster, slower, fails, len(lines)))
-        out += lines
-    else:
-        out.append("- segalloc vs glibc: " + missing("segalloc"))
-
-    # Debug build: against production, and against ASan on the C workloads.
-    out += pair_lines(cells, workloads, have, missing, "segalloc-debug",
-                      "segalloc", (
-        ("wall", lambda d, p, n: "- **segalloc-debug vs segalloc, time**: "
-         "debug/production = %.2f× (geomean over %d workloads)." % (d / p, n)),
-        ("rss", lambda d, p, n: "- **segalloc-debug vs segalloc, peak RSS**: "
-         "debug/production = %.2f× (geomean over %d workloads)." % (d / p, n)),
-    ))
-    out += pair_lines(cells, workloads, have, missing, "segalloc-debug", "asan", (
-        ("wall", lambda d, s, n: "- **segalloc-debug vs ASan, time** (C "
-         "workloads): %.2f× vs %.2f× glibc over %d workloads: the debug build "
-         "is %s ASan." % (d, s, n, rel(d / s, "cheaper", "costlier"))),
-        ("rss", lambda d, s, n: "- **segalloc-debug vs ASan, peak RSS** (C "
-         "workloads): %.2f× vs %.2f× glibc over %d workloads: the debug build "
-         "is %s ASan." % (d, s, n, rel(d / s, "smaller", "larger"))),
-    ), only_c=True)
-
-    # Noisy cells make every comparison above weaker: say so.
-    clean = [(c.wall_spread, w, a) for (w, a), c in cells.items() if c.ok]
-    noisy = sorted((x for x in clean if x[0] > 0.10), reverse=True)
-    if noisy:
-        out.append(
-            "- Noise: %d of %d cells have a time spread above ±10%%; the "
-            "noisiest: %s. Ratios in those cells are rough."
-            % (len(noisy), len(clean), ", ".join(
-                "%s/%s ±%s" % (w, a, fmt_pct(x)) for x, w, a in noisy[:5])))
-    if load is not None and nproc and load > 0.5 * nproc:
-        out.append(
-            "- The machine was busy (1-minute load average up to %.2f on %d "
-            "CPUs, at start or end): other jobs shared it, so expect extra "
-            "noise, worst on the %d-thread workloads." % (load, nproc, nproc))
+        row("%s / glibc" % a,
+            lambda m, a=a: [(w, a, REF) for w, _ in workloads])
+    for a in ("segalloc", "segalloc-debug"):
+        if a not in allocs:
+            continue
+        for p in PEERS[1:]:
+            if p in allocs:
+                row("%s / %s" % (a, p),
+                    lambda m, a=a, p=p: [(w, a, p) for w, _ in workloads])
+        row("%s / best peer of each workload" % a,
+            lambda m, a=a: [(w, a, st.best_peer(w, a, m)) for w, _ in workloads
+                            if st.best_peer(w, a, m)])
+    if "segalloc-debug" in allocs:
+        for b in ("segalloc", "asan"):
+            if b in allocs:
+                row("segalloc-debug / %s" % b,
+                    lambda m, b=b: [(w, "segalloc-debug", b)
+                                    for w, k in workloads if applies(b, k)])
+        for a in ("segalloc-guard-sample", "segalloc-guard-all"):
+            if a in allocs:
+                row("%s / segalloc-debug" % a,
+                    lambda m, a=a: [(w, a, "segalloc-debug")
+                                    for w, _ in workloads])
     return "\n".join(out)
+
+
+def per_workload(st, workloads, allocs, a):
+    """a against glibc and against each workload's best peer: ratio,
+    interval and verdict for time, CPU time, faults and RSS."""
+    cells = st.cells
+    head = ["workload", "time / glibc", "CPU / glibc", "faults / glibc",
+            "RSS / glibc", "best peer (time)", "time / best peer",
+            "CPU / best peer"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    count = collections.Counter()
+    for w, kind in workloads:
+        c = cells.get((w, a))
+        if c is None or not c.runs or not applies(a, kind):
+            continue
+        if not c.ok:
+            out.append("| %s | %s |%s" % (w, fail_text(cells, w, c), " |" * 6))
+            count["fail"] += 1
+            continue
+        row = [w]
+        for m in ("wall", "cpu", "flt", "rss"):
+            r = st.ratio(w, a, REF, m)
+            row.append("%s %s" % (fmt_ci(r), verdict_word(r, m)) if r else "—")
+            if r and m == "wall":
+                count[verdict_word(r, m)] += 1
+        best = st.best_peer(w, a, "wall")
+        row.append(best or "—")
+        for m in ("wall", "cpu"):
+            bp = st.best_peer(w, a, m)
+            r = st.ratio(w, a, bp, m) if bp else None
+            row.append("%s %s%s" % (fmt_ci(r), verdict_word(r, m),
+                                     "" if bp == best else " (vs %s)" % bp)
+                       if r else "—")
+        out.append("| " + " | ".join(row) + " |")
+    summary = ("%s against glibc, wall time: faster on %d, slower on %d, no "
+               "difference shown on %d, FAIL on %d workloads." % (
+                   a, count["faster"], count["slower"],
+                   count["no difference shown"], count["fail"]))
+    return summary + "\n\n" + "\n".join(out)
+
+
+def targets(st, workloads, allocs):
+    """Issue 10's and 9's measurable goals: MET, MISSED (shown by an
+    interval) or NOT SHOWN (the interval allows both)."""
+    have = set(allocs)
+    out = []
+
+    def gate(rs, limit):
+        """rs: [(name, (ratio, lo, hi))]; goal ratio <= limit."""
+        missed = [n for n, r in rs if r[1] > limit]
+        unsure = [n for n, r in rs if r[1] <= limit < r[0]]
+        word = ("**MISSED**" if missed else
+                "**NOT SHOWN**" if unsure else "**MET**")
+        txt = word
+        if missed:
+            txt += "; shown above %.2f× on: %s" % (limit, ", ".join(missed))
+        if unsure:
+            txt += "; median above but interval includes %.2f× on: %s" % (
+                limit, ", ".join(unsure))
+        return txt
+
+    if "segalloc" in have:
+        for m, label in (("wall", "time"), ("cpu", "CPU time")):
+            rs = []
+            fails = []
+            for w, _ in workloads:
+                c = st.cells.get((w, "segalloc"))
+                if c is not None and c.runs and not c.ok:
+                    fails.append(w)
+                    continue
+                r = st.ratio(w, "segalloc", REF, m)
+                if r:
+                    rs.append(("%s %.2f×" % (w, r[0]), r))
+            out.append("- segalloc ≤ 1.0× glibc on every workload (%s): %s%s"
+                       % (label, gate(rs, 1.0),
+                          "; FAIL on " + ", ".join(fails) if fails else ""))
+            rs = []
+            for w, _ in workloads:
+                bp = st.best_peer(w, "segalloc", m)
+                r = st.ratio(w, "segalloc", bp, m) if bp else None
+                if r:
+                    rs.append(("%s %.2f× %s" % (w, r[0], bp), r))
+            out.append("- segalloc ≤ 1.0× the best peer on every workload "
+                       "(%s): %s" % (label, gate(rs, 1.0)))
+    if "segalloc" in have and "mimalloc" in have:
+        gm = st.geomean([(w, "segalloc", "mimalloc") for w, _ in workloads],
+                        "rss")
+        if gm:
+            out.append("- segalloc peak RSS ≤ 1.1× mimalloc's (geomean): %s "
+                       "(%s)" % (gate([("geomean", gm)], 1.1), fmt_ci(gm)))
+    if "segalloc-debug" in have and "segalloc" in have:
+        gm = st.geomean([(w, "segalloc-debug", "segalloc")
+                         for w, _ in workloads], "wall")
+        if gm:
+            out.append("- segalloc-debug ≤ 3× segalloc, time geomean: %s (%s)"
+                       % (gate([("geomean", gm)], 3.0), fmt_ci(gm)))
+    if "segalloc-debug" in have and "asan" in have:
+        rs = []
+        for w, k in workloads:
+            r = st.ratio(w, "segalloc-debug", "asan", "wall") if applies(
+                "asan", k) else None
+            if r:
+                rs.append(("%s %.2f×" % (w, r[0]), r))
+        if rs:
+            out.append("- segalloc-debug ≤ 1/3 of ASan's time on each C "
+                       "workload: %s" % gate(rs, 1 / 3))
+    if "segalloc-guard-sample" in have and "segalloc-debug" in have:
+        gm = st.geomean([(w, "segalloc-guard-sample", "segalloc-debug")
+                         for w, _ in workloads], "wall")
+        if gm:
+            out.append("- guard sampling ≤ 1.1× segalloc-debug, time geomean: "
+                       "%s (%s)" % (gate([("geomean", gm)], 1.1), fmt_ci(gm)))
+    return "\n".join(out) if out else "Nothing measurable in this run."
+
+
+def last_line(logs, w, a):
+    """The last non-empty stderr line of the first failed run kept, which
+    is usually the tool's own reason (DUMA: too many page mappings)."""
+    for r in range(1, 100):
+        path = os.path.join(logs, "%s.%s.r%d.err" % (w, a, r))
+        if os.path.exists(path):
+            lines = [l.strip() for l in open(path, errors="replace")
+                     if l.strip()]
+            return lines[-1][:160].replace("`", "'") if lines else None
+    return None
 
 
 def failures(cells, allocs, logs):
@@ -458,11 +489,14 @@ def failures(cells, allocs, logs):
             line = "- %s under %s: %s" % (w, a, c.fail)
             if logs:
                 line += " — stderr in `%s/%s.%s.r*.err`" % (logs, w, a)
+                last = None if "timeout" in c.fail else last_line(logs, w, a)
+                if last:
+                    line += ", ending: `%s`" % last
             out.append(line)
     return "\n".join(out) if out else "None."
 
 
-def plot(cells, workloads, allocs, path, title):
+def plot(st, workloads, allocs, path, title):
     """Writes the bar chart; returns False (and says why) without matplotlib."""
     try:
         import matplotlib
@@ -474,12 +508,14 @@ def plot(cells, workloads, allocs, path, title):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    cells = st.cells
     others = [a for a in allocs if a != REF]
     names = [w for w, _ in workloads] + ["geomean"]
-    fig, axes = plt.subplots(2, 1, figsize=(17, 10), sharex=True)
+    panels = (("wall", "wall time"), ("cpu", "CPU time"), ("rss", "peak RSS"))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(max(17, len(names)),
+                                                      13), sharex=True)
     width = 0.8 / max(1, len(others))
-    for ax, metric, label in ((axes[0], "wall", "wall time"),
-                              (axes[1], "rss", "peak RSS")):
+    for ax, (metric, label) in zip(axes, panels):
         ax.set_yscale("log")
         ax.axhline(1.0, color="black", linewidth=1)
         lows, highs = [], []
@@ -487,58 +523,59 @@ def plot(cells, workloads, allocs, path, title):
             xs, ys, err_lo, err_hi = [], [], [], []
             for j, (w, kind) in enumerate(workloads):
                 x = j - 0.4 + width * (i + 0.5)
-                c, g = cells.get((w, a)), cells.get((w, REF))
-                if a == "asan" and kind == "real":
-                    ax.text(x, 1.0, "n/a", color="gray", rotation=90,
-                            ha="center", va="bottom", fontsize=7)
+                c = cells.get((w, a))
+                if not applies(a, kind) or c is None or not c.runs:
                     continue
-                if c is None or not c.runs:
-                    continue
-                if not c.ok or g is None or not g.ok:
+                r = st.ratio(w, a, REF, metric) if c.ok else None
+                if r is None:
                     ax.text(x, 1.0, "FAIL" if not c.ok else "?", color="red",
-                            rotation=90, ha="center", va="bottom", fontsize=8,
+                            rotation=90, ha="center", va="bottom", fontsize=7,
                             fontweight="bold")
                     continue
-                base = g.wall if metric == "wall" else g.rss
-                vals = [r[1] if metric == "wall" else r[2] for r in c.runs]
-                med = statistics.median(vals) / base
+                if math.isinf(r[2]):  # too few runs: no whisker
+                    r = (r[0], r[0], r[0])
                 xs.append(x)
-                ys.append(med)
-                err_lo.append(med - min(vals) / base)
-                err_hi.append(max(vals) / base - med)
-            rs = [ratio(cells, w, a, metric) for w, _ in workloads]
-            gm = geomean([r[0] for r in rs if r])
+                ys.append(r[0])
+                err_lo.append(r[0] - r[1])
+                err_hi.append(r[2] - r[0])
+            gm = st.geomean([(w, a, REF) for w, _ in workloads], metric)
             if gm:
+                if math.isinf(gm[2]):
+                    gm = (gm[0], gm[0], gm[0], gm[3])
                 xs.append(len(workloads) - 0.4 + width * (i + 0.5))
-                ys.append(gm)
-                err_lo.append(0)
-                err_hi.append(0)
-                ax.text(xs[-1], gm * 1.04, "%.2f" % gm, ha="center",
-                        va="bottom", fontsize=7, rotation=90)
+                ys.append(gm[0])
+                err_lo.append(gm[0] - gm[1])
+                err_hi.append(gm[2] - gm[0])
+                ax.text(xs[-1], gm[2] * 1.04, "%.2f" % gm[0], ha="center",
+                        va="bottom", fontsize=6, rotation=90)
             if xs:
                 ax.bar(xs, ys, width, yerr=[err_lo, err_hi], capsize=1.5,
-                       color=COLORS.get(a, None), label=a, error_kw={"lw": 0.8})
+                       color=COLORS.get(a, None), label=a,
+                       error_kw={"lw": 0.8})
                 lows.append(min(y - e for y, e in zip(ys, err_lo)))
                 highs.append(max(y + e for y, e in zip(ys, err_hi)))
         if lows:
-            ax.set_ylim(min(0.5, min(lows) * 0.8), max(2.0, max(highs) * 1.25))
-        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+            ax.set_ylim(max(0.01, min(0.5, min(lows) * 0.8)),
+                        max(2.0, max(highs) * 1.3))
+        ax.yaxis.set_major_formatter(
+            matplotlib.ticker.FormatStrFormatter("%g"))
         ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.set_yticks([t for t in (0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20, 50,
-                                 100, 200, 500, 1000)
+        ax.set_yticks([t for t in (0.01, 0.03, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20,
+                                   50, 100, 200, 500, 1000, 3000)
                        if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]])
-        ax.set_ylabel("%s / glibc (log; lower is better)" % label)
+        ax.set_ylabel("%s / glibc\n(log; lower is better)" % label)
         ax.grid(axis="y", which="major", alpha=0.3)
         ax.axvline(len(workloads) - 0.5, color="gray", linestyle=":")
-    axes[0].legend(ncol=len(others), loc="upper left", fontsize=9)
+    axes[0].legend(ncol=min(len(others), 6), loc="upper left", fontsize=8)
     axes[0].set_title(title)
-    axes[1].set_xticks(range(len(names)))
-    axes[1].set_xticklabels(names, rotation=30, ha="right")
-    fig.text(0.01, 0.01, "bars: median of rounds; whiskers: min-max of runs; "
-             "FAIL: crash, non-zero exit, timeout or wrong output; "
+    axes[-1].set_xticks(range(len(names)))
+    axes[-1].set_xticklabels(names, rotation=35, ha="right")
+    fig.text(0.01, 0.005, "bars: ratio of medians; whiskers: 95% bootstrap "
+             "interval; FAIL: crash, non-zero exit, timeout or wrong output; "
              "asan: C workloads only", fontsize=8)
     fig.tight_layout(rect=(0, 0.02, 1, 1))
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
     return True
 
 
@@ -558,66 +595,60 @@ def main():
         print("report.py: no glibc runs; ratios need the glibc baseline",
               file=sys.stderr)
     cells = build_cells(rows, workloads, allocs)
+    st = Stats(cells)
     skipped = {}
     for m in meta:
         if m.startswith("skipped: "):
             a, _, why = m[len("skipped: "):].partition(": ")
             skipped[a] = why
     rounds = max((int(r["round"]) for r in rows), default=0)
-    load = nproc = None
-    for m in meta:
-        if m.startswith("load average at "):  # the higher of start and end
-            load = max(load or 0.0, float(m.split(": ")[1].split()[0]))
-        if m.startswith("cpu: ") and "nproc " in m:
-            nproc = int(m.rsplit("nproc ", 1)[1])
     stem = os.path.splitext(os.path.basename(args.md))[0]
 
     md = ["# segalloc benchmark: %s" % stem, ""]
     md += ["- " + m for m in meta if not m.startswith("skipped: ")]
     for a, why in skipped.items():
-        md.append("- **skipped allocator %s**: %s" % (a, why))
+        md.append("- **column %s not run**: %s" % (a, why))
     md += [
         "",
-        "Ratios are allocator / glibc, medians of %d interleaved rounds; "
-        "**lower is better** for both time and memory. `±x%%` is half the "
-        "min–max range of that cell's runs as a percentage of its median. "
-        "The glibc column gives absolute medians. **FAIL** means a crash, "
-        "non-zero exit, timeout or output different from glibc's in at least "
-        "one run. `n/a`: ASan only applies to the C workloads. "
-        "Raw runs: `%s`." % (rounds, os.path.basename(args.csv)),
+        "Each cell: ratio of the allocator's median to glibc's median over "
+        "%d interleaved rounds (allocator order shuffled every round), then "
+        "the 95%% bootstrap interval of that ratio in brackets. **Lower is "
+        "better.** A ratio is **bold** when its interval excludes 1 (a "
+        "difference shown); otherwise the run did not show one either way. "
+        "The glibc column gives absolute medians. **FAIL**: a crash, "
+        "non-zero exit, timeout or output different from glibc's in at "
+        "least one run (for DUMA and Electric Fence, often their own limits: "
+        "see Failures). `n/a`: ASan only applies to the C workloads. Raw "
+        "runs: `%s`." % (rounds, os.path.basename(args.csv)),
         "",
-        "## Wall time (ratio to glibc)",
+        "## Geometric means (ratio [95% interval] (workloads))",
         "",
-        table(cells, workloads, allocs, "wall"),
-        "",
-        "## Peak RSS (ratio to glibc)",
-        "",
-        table(cells, workloads, allocs, "rss"),
-        "",
-        "## CPU time, user+sys (ratio to glibc)",
-        "",
-        "Less disturbed than wall time when other jobs share the machine, "
-        "but it counts spinning and page-fault work as cost too.",
-        "",
-        table(cells, workloads, allocs, "cpu"),
+        geomean_table(st, workloads, allocs),
         "",
         "## Targets (computed)",
         "",
-        targets(cells, workloads, allocs),
-        "",
-        "## Verdict (computed)",
-        "",
-        verdict(cells, workloads, allocs, skipped, load, nproc),
-        "",
-        "## Failures",
-        "",
-        failures(cells, allocs, args.logs),
+        targets(st, workloads, allocs),
         "",
     ]
+    if "segalloc" in allocs:
+        md += ["## segalloc per workload (computed verdicts)", "",
+               per_workload(st, workloads, allocs, "segalloc"), ""]
+    for metric, (_, title, unit, _) in METRICS.items():
+        md += ["## %s (ratio to glibc)" % title, ""]
+        if metric == "cpu":
+            md += ["Less disturbed than wall time when other jobs share the "
+                   "machine; counts spinning and page-fault work as cost "
+                   "too.", ""]
+        if metric == "flt":
+            md += ["glibc column in thousands of faults.", ""]
+        md += [table(st, workloads, allocs, metric), ""]
+    md += ["## Failures", "", failures(cells, allocs, args.logs), ""]
     if args.png:
-        title = "segalloc benchmark %s: ratio to glibc (%d rounds)" % (stem, rounds)
-        if plot(cells, workloads, allocs, args.png, title):
-            md.insert(2, "![ratios to glibc](%s)\n" % os.path.basename(args.png))
+        title = "segalloc benchmark %s: ratio to glibc (%d rounds)" % (
+            stem, rounds)
+        if plot(st, workloads, allocs, args.png, title):
+            md.insert(2, "![ratios to glibc](%s)\n" %
+                      os.path.basename(args.png))
     with open(args.md, "w") as f:
         f.write("\n".join(md))
 

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # bench/run.sh: segalloc against glibc, jemalloc, tcmalloc, mimalloc and
-# ASan, side by side. One command: installs missing peers, builds, runs
-# every workload under every allocator in interleaved rounds, then writes
+# the memory-debugging tools (ASan, DUMA, Electric Fence), side by side.
+# One command: installs missing peers, builds, runs every workload under
+# every allocator in interleaved rounds, then writes
 # bench/results/<date>.{md,csv,png} and prints the table.
 #
-# Usage: bench/run.sh [--quick] [--rounds N] [--allocators "a b ..."]
-#                     [--workloads "w1 w2 ..."] [--timeout S] [--no-install]
+# Usage: bench/run.sh [--quick] [--rounds N] [--budget MIN]
+#                     [--allocators "a b ..."] [--workloads "w1 w2 ..."]
+#                     [--timeout S] [--tool-timeout S] [--no-install]
 #                     [--no-bazel] [--out DIR] [--label NAME]
 #
 # Environment overrides: SEGALLOC_SO, SEGALLOC_DEBUG_SO (the .so files to
 # preload as segalloc / segalloc-debug), BENCH_ALLOCATORS, BENCH_BUILD,
-# BAZEL_TIMEOUT. See bench/README.md for the workloads and how to read the
-# results.
+# BAZEL_TIMEOUT, GUARD_SAMPLE (N of segalloc-guard-sample, default 1000).
+# See bench/README.md for the workloads and how to read the results.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,11 +22,18 @@ BUILD=${BENCH_BUILD:-$BENCH_DIR/build}
 OUT=$BENCH_DIR/results
 LABEL=""
 ROUNDS=""
+BUDGET=0 # minutes; 0: no limit
 QUICK=0
 TIMEOUT=120 # per run; the slowest (ASan large-2t) takes ~25 s
+# DUMA and Electric Fence take minutes on most workloads (a page mapping
+# per block): a shorter limit keeps a debug run's first round bounded.
+TOOL_TIMEOUT=30
 INSTALL=1
 BAZEL=1
 ALLOCATORS=${BENCH_ALLOCATORS:-"segalloc segalloc-debug glibc jemalloc tcmalloc mimalloc asan"}
+# The default leaves out the page-per-block tools (duma, electric-fence,
+# segalloc-guard-sample, segalloc-guard-all): a debug run names them.
+GUARD_SAMPLE=${GUARD_SAMPLE:-1000}
 ONLY_WORKLOADS=""
 SEGALLOC_SO=${SEGALLOC_SO:-$REPO/bazel-bin/alloc/libsegalloc.so}
 SEGALLOC_DEBUG_SO=${SEGALLOC_DEBUG_SO:-$REPO/bazel-bin/debug/libsegalloc_debug.so}
@@ -35,7 +44,7 @@ LIBDIR=/usr/lib/x86_64-linux-gnu
 PY=/usr/bin/python3
 
 usage() {
-  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
@@ -43,9 +52,11 @@ while (($# > 0)); do
   case $1 in
   --quick) QUICK=1 ;;
   --rounds) ROUNDS=$2; shift ;;
+  --budget) BUDGET=$2; shift ;;
   --allocators) ALLOCATORS=$2; shift ;;
   --workloads) ONLY_WORKLOADS=$2; shift ;;
   --timeout) TIMEOUT=$2; shift ;;
+  --tool-timeout) TOOL_TIMEOUT=$2; shift ;;
   --no-install) INSTALL=0 ;;
   --no-bazel) BAZEL=0 ;;
   --out) OUT=$2; shift ;;
@@ -58,8 +69,8 @@ done
 if [[ -z $ROUNDS ]]; then
   ROUNDS=$((QUICK ? 3 : 5))
 fi
-if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ ]]; then
-  echo "run.sh: --rounds needs a positive integer" >&2
+if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ && $BUDGET =~ ^[0-9]+$ ]]; then
+  echo "run.sh: --rounds needs a positive integer, --budget minutes" >&2
   exit 64
 fi
 
@@ -71,8 +82,9 @@ say() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
 # ---------------------------------------------------------------- install
 # Peers and tools, installed only when missing (one apt-get update at most).
-PKGS=(libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 python3-matplotlib
-  clang libclang-rt-14-dev gcc perl python3 bazel-bootstrap)
+PKGS=(libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 duma electric-fence
+  python3-matplotlib python3-numpy clang libclang-rt-14-dev gcc perl python3
+  bazel-bootstrap)
 install_missing() {
   local missing=() p
   for p in "${PKGS[@]}"; do
@@ -96,7 +108,8 @@ install_missing() {
 # ------------------------------------------------------------------ build
 mkdir -p "$BUILD"/{bin,asan,preload,logs,input} "$OUT"
 CFLAGS=(-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -pthread)
-C_WORKLOADS=(churn realloc_grow larson prodcons cache_scratch large_churn)
+C_WORKLOADS=(churn realloc_grow realloc_steps larson prodcons cache_scratch
+  large_churn mstress bignum)
 say "building workloads into $BUILD"
 cc "${CFLAGS[@]}" -o "$BUILD/bin/measure" "$BENCH_DIR/src/measure.c"
 HAVE_ASAN=1
@@ -126,17 +139,31 @@ fi
 
 # Copy the segalloc .so files: others may rebuild bazel-bin mid-run, and a
 # benchmark must measure one binary throughout.
-declare -A PRELOAD SKIP_REASON
+# ENVS: the allocator's options (measure -E), set in the child only. LIMIT:
+# an address-space cap in MiB (measure -A) for the tools that by default
+# never reuse freed memory, so they fail a run instead of taking the RAM of
+# a machine shared with others.
+declare -A PRELOAD SKIP_REASON ENVS LIMIT TIMEOUT_OF
 for a in $ALLOCATORS; do
   case $a in
   glibc) PRELOAD[$a]="" ;;
   asan) ((HAVE_ASAN)) || SKIP_REASON[$a]="clang -fsanitize=address build failed" ;;
-  segalloc | segalloc-debug)
+  segalloc | segalloc-debug | segalloc-guard-*)
     src=$SEGALLOC_SO
-    [[ $a == segalloc-debug ]] && src=$SEGALLOC_DEBUG_SO
+    [[ $a == segalloc-debug || $a == segalloc-guard-* ]] && src=$SEGALLOC_DEBUG_SO
     if [[ -f $src ]]; then
       cp -f "$src" "$BUILD/preload/lib$a.so"
       PRELOAD[$a]=$BUILD/preload/lib$a.so
+      case $a in
+      segalloc-guard-all) ENVS[$a]="SEGALLOC_GUARD=all" ;;
+      segalloc-guard-sample) ENVS[$a]="SEGALLOC_GUARD=sample:$GUARD_SAMPLE" ;;
+      esac
+      # A build without guard mode ignores SEGALLOC_GUARD (the column
+      # would measure plain debug); one with it rejects a bad value.
+      if [[ $a == segalloc-guard-* ]] && ! SEGALLOC_GUARD=bogus \
+        LD_PRELOAD=${PRELOAD[$a]} /bin/true 2>&1 | grep -q 'bad option SEGALLOC_GUARD'; then
+        SKIP_REASON[$a]="option not supported by this build (SEGALLOC_GUARD=bogus is not rejected by $src)"
+      fi
     else
       if [[ $a == segalloc-debug && ! -f $REPO/debug/BUILD ]]; then
         SKIP_REASON[$a]="$src not found: debug/BUILD does not exist yet, so //debug:libsegalloc_debug.so cannot be built; column skipped"
@@ -153,6 +180,18 @@ for a in $ALLOCATORS; do
     esac
     if [[ -f $so ]]; then PRELOAD[$a]=$so; else SKIP_REASON[$a]="$so not found"; fi
     ;;
+  duma | electric-fence)
+    # Their defaults, but for malloc(0), which Electric Fence traps unless
+    # told (DUMA allows it by default), and DUMA's startup banner.
+    if [[ $a == duma ]]; then
+      so=/usr/lib/libduma.so.0 ENVS[$a]="DUMA_DISABLE_BANNER=1"
+    else
+      so=/usr/lib/libefence.so.0 ENVS[$a]="EF_ALLOW_MALLOC_0=1"
+    fi
+    LIMIT[$a]=3072
+    TIMEOUT_OF[$a]=$((TOOL_TIMEOUT < TIMEOUT ? TOOL_TIMEOUT : TIMEOUT))
+    if [[ -f $so ]]; then PRELOAD[$a]=$so; else SKIP_REASON[$a]="$so not found"; fi
+    ;;
   *) SKIP_REASON[$a]="unknown allocator name" ;;
   esac
 done
@@ -166,7 +205,7 @@ for a in $ALLOCATORS; do
     continue
   fi
   RUN_ALLOCS+=("$a")
-  if [[ -n ${PRELOAD[$a]:-} ]] && ! LD_PRELOAD=${PRELOAD[$a]} /bin/true 2>/dev/null; then
+  if [[ -n ${PRELOAD[$a]:-} ]] && ! env ${ENVS[$a]:-} LD_PRELOAD=${PRELOAD[$a]} /bin/true 2>/dev/null; then
     say "WARNING: LD_PRELOAD=${PRELOAD[$a]} /bin/true fails; expect FAIL rows for $a"
   fi
 done
@@ -176,8 +215,8 @@ if ((${#RUN_ALLOCS[@]} == 0)); then
 fi
 
 # -------------------------------------------------------------- workloads
-# Sizes: the full run is tuned so each run takes ~0.3-1 s under glibc on
-# the 2-core dev machine (ASan takes 1.3-25x that, and dominates the total);
+# Sizes: the full run is tuned so each run takes ~0.2-1 s of CPU under
+# glibc on the 2-core dev machine (ASan takes 1.3-25x that);
 # --quick divides the work by 4 (gcc: 15 functions instead of 50). Threaded
 # workloads run at 1 thread and at nproc threads (per-thread work is fixed,
 # so with enough cores the ideal wall time does not change with threads).
@@ -196,11 +235,19 @@ add_threaded() { # name, program + args without -t
 }
 add_c churn-lifo "churn -o lifo -n $((10000000 / S))"
 add_c churn-random "churn -o random -n $((10000000 / S))"
+add_c churn-20k-small "churn -o random -w 20000 -m 8 -M 263 -d uniform -n $((10000000 / S))"
+add_c churn-20k-16k "churn -o random -w 20000 -m 8 -M 16384 -n $((2000000 / S))"
+add_c bignum "bignum -n $((3000000 / S))"
 add_c realloc "realloc_grow -n $((8000000 / S))"
+add_c realloc-steps "realloc_steps -n $((100000 / S))"
 add_threaded larson "larson -n $((4000000 / S))"
+add_c larson-handoff-2t "larson -t 2 -x 0 -h 16 -n $((10000000 / S))"
 add_threaded prodcons "prodcons -n $((2000000 / S))"
+add_c mstress-2t "mstress -t 2 -n $((50000 / S))"
 add_threaded cache-scratch "cache_scratch -n $((30000 / S)) -r 2000"
 add_threaded large "large_churn -n $((20000 / S))"
+add_c huge-64-slots "large_churn -w 64 -m 100 -M 2100 -x ends -n $((400000 / S))"
+add_c malloc-large "large_churn -w 20 -m 5120 -M 25600 -x all -d uniform -n $((250 / S))"
 WL+=("python|real|env PYTHONMALLOC=malloc PYTHONHASHSEED=0 $PY $BENCH_DIR/workloads/alloc_heavy.py $((12000 / S))")
 WL+=("gcc|real|gcc -O2 -S -o - $BUILD/input/big.c")
 WL+=("perl|real|env PERL_HASH_SEED=0 PERL_PERTURB_KEYS=0 /usr/bin/perl $BENCH_DIR/workloads/words.pl $((20000 / S))")
@@ -226,13 +273,13 @@ META=$BUILD/meta.txt
 pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo missing; }
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo "mode: $( ((QUICK)) && echo quick || echo full), $ROUNDS rounds, timeout ${TIMEOUT}s per run"
+  echo "mode: $( ((QUICK)) && echo quick || echo full), $ROUNDS rounds$( ((BUDGET)) && echo " at most (budget $BUDGET min)"), timeout ${TIMEOUT}s per run (DUMA, Electric Fence: ${TOOL_TIMEOUT}s)"
   echo "cpu: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1), nproc $NPROC"
   echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
   echo "kernel: $(uname -r)"
   echo "glibc: $(ldd --version 2>&1 | head -1 | sed 's/^ldd //')"
   echo "cc: $(cc --version | head -1); clang: $(clang --version 2>/dev/null | head -1)"
-  echo "peers: jemalloc $(pkgver libjemalloc2), tcmalloc-minimal $(pkgver libtcmalloc-minimal4), mimalloc $(pkgver libmimalloc2.0)"
+  echo "peers: jemalloc $(pkgver libjemalloc2), tcmalloc-minimal $(pkgver libtcmalloc-minimal4), mimalloc $(pkgver libmimalloc2.0), duma $(pkgver duma), electric-fence $(pkgver electric-fence)"
   echo "segalloc: commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(
     # Others may be editing the checkout: say when the build is not HEAD's.
     n=$(git -C "$REPO" status --porcelain -- alloc debug 2>/dev/null | wc -l)
@@ -254,20 +301,38 @@ printf '%s\n' "${WL[@]}" >"$BUILD/workloads.txt"
 # Interleaved: every round runs every workload under every allocator, so
 # slow drift (other jobs on the machine, thermal state) hits all allocators
 # alike. The allocator order rotates each round to avoid a fixed position.
-echo "round,workload,allocator,status,wall_s,maxrss_kib,user_s,sys_s,out_hash" >"$CSV"
+echo "round,workload,allocator,status,wall_s,maxrss_kib,user_s,sys_s,minflt,out_hash" >"$CSV"
 declare -A DEAD # workload/allocator pairs that timed out: not rerun
 n_alloc=${#RUN_ALLOCS[@]}
-say "running ${#WL[@]} workloads x $n_alloc allocators (${RUN_ALLOCS[*]}) x $ROUNDS rounds"
+say "running ${#WL[@]} workloads x $n_alloc allocators (${RUN_ALLOCS[*]}) x $ROUNDS rounds$( ((BUDGET)) && echo " at most, stopping before $BUDGET min")"
+# Allocator order: a fresh shuffle per round and workload (seeded, so a
+# rerun repeats it), so no allocator always runs right after the same one.
+shuffle_order() { # sets order to RUN_ALLOCS shuffled (Fisher-Yates)
+  order=("${RUN_ALLOCS[@]}")
+  local i j t
+  for ((i = ${#order[@]} - 1; i > 0; i--)); do
+    j=$((RANDOM % (i + 1)))
+    t=${order[i]} order[i]=${order[j]} order[j]=$t
+  done
+}
+RANDOM=42
+started=$SECONDS
 for ((r = 1; r <= ROUNDS; r++)); do
+  # --budget: start a round only if one more average round fits.
+  if ((BUDGET && r > 1)) &&
+    ((SECONDS - started + (SECONDS - started) / (r - 1) > BUDGET * 60)); then
+    say "stopping after $((r - 1)) rounds: the next would overrun --budget $BUDGET min"
+    break
+  fi
   for entry in "${WL[@]}"; do
     IFS='|' read -r name kind cmd <<<"$entry"
     line="round $r/$ROUNDS $(printf '%-16s' "$name")"
-    for ((i = 0; i < n_alloc; i++)); do
-      a=${RUN_ALLOCS[$(((i + r - 1) % n_alloc))]}
+    shuffle_order
+    for a in "${order[@]}"; do
       [[ $a == asan && $kind == real ]] && continue
       if [[ -n ${DEAD[$name/$a]:-} ]]; then
         # Rerunning a hang costs a full timeout each round; record it.
-        echo "$r,$name,$a,timeout-skipped,,,,," >>"$CSV"
+        echo "$r,$name,$a,timeout-skipped,,,,,," >>"$CSV"
         line+=" $a:skip"
         continue
       fi
@@ -281,12 +346,15 @@ for ((r = 1; r <= ROUNDS; r++)); do
         fi
       fi
       [[ $a != asan ]] && preload=${PRELOAD[$a]}
+      opts=()
+      for e in ${ENVS[$a]:-}; do opts+=(-E "$e"); done
+      [[ -n ${LIMIT[$a]:-} ]] && opts+=(-A "${LIMIT[$a]}")
       log=$BUILD/logs/$name.$a.r$r
-      res=$("$BUILD/bin/measure" -T "$TIMEOUT" -p "$preload" -o "$log.out" \
-        -e "$log.err" -- "${argv[@]}") || true
-      read -r status wall rss user sys <<<"${res:-error 0 0 0 0}"
+      res=$("$BUILD/bin/measure" -T "${TIMEOUT_OF[$a]:-$TIMEOUT}" -p "$preload" "${opts[@]}" \
+        -o "$log.out" -e "$log.err" -- "${argv[@]}") || true
+      read -r status wall rss user sys minflt <<<"${res:-error 0 0 0 0 0}"
       hash=$(sha256sum "$log.out" 2>/dev/null | cut -c1-16) || hash=none
-      echo "$r,$name,$a,$status,$wall,$rss,$user,$sys,$hash" >>"$CSV"
+      echo "$r,$name,$a,$status,$wall,$rss,$user,$sys,$minflt,$hash" >>"$CSV"
       [[ $status == timeout ]] && DEAD[$name/$a]=1
       if [[ $status == ok ]]; then
         line+=" $a:$(printf '%.2f' "$wall")"

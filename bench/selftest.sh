@@ -4,11 +4,14 @@
 # Preloads selftest/bad_alloc.c (a malloc that crashes, hangs or corrupts
 # realloc'ed data depending on the program) as "segalloc" and runs a few
 # quick workloads. Expected: realloc -> wrong output, prodcons-1t ->
-# signal:11, cache-scratch-1t -> timeout, churn-lifo -> clean. Takes about
-# 30 s; uses its own build and output directories, so it does not disturb
+# signal:11, cache-scratch-1t -> timeout, churn-lifo -> clean. Then feeds
+# report.py a synthetic CSV to check its verdicts (a shown difference is
+# bold, a non-difference is not). Takes about 30 s idle (90 s at load 15);
+# uses its own build and output directories, so it does not disturb
 # bench/build or bench/results.
 set -euo pipefail
 
+PY=/usr/bin/python3 # the Debian one: matplotlib and numpy
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 WORK=$BENCH_DIR/build/selftest
 rm -rf "$WORK/results"
@@ -45,5 +48,33 @@ if grep -q FAIL <<<"$row"; then
 else
   echo "ok:   churn-lifo is clean"
 fi
+
+# The verdicts: a synthetic CSV (8 rounds, +-3% noise) in which "slow" takes
+# 1.5x glibc's time, "same" draws from glibc's own distribution and "fast"
+# 0.7x; the report must call them slower, no difference shown, faster.
+"$PY" - "$WORK/verdict.csv" <<'PYEOF'
+import random, sys
+rnd = random.Random(1)
+with open(sys.argv[1], "w") as f:
+    f.write("round,workload,allocator,status,wall_s,maxrss_kib,user_s,sys_s,minflt,out_hash\n")
+    for r in range(1, 9):
+        for a, k in (("glibc", 1.0), ("slow", 1.5), ("same", 1.0), ("fast", 0.7)):
+            t = k * rnd.uniform(0.97, 1.03)
+            f.write("%d,w,%s,ok,%.4f,1000,%.4f,0,100,h\n" % (r, a, t, t))
+PYEOF
+"$PY" "$BENCH_DIR/report.py" --csv "$WORK/verdict.csv" --md "$WORK/verdict.md"
+row=$(sed -n '/^## Wall time/,/^## CPU/p' "$WORK/verdict.md" | grep '^| w |')
+IFS='|' read -r _ _ _ slow same fast _ <<<"$row"
+check() { # name, cell, pattern (grep -E) it must match
+  if grep -qE -- "$3" <<<"$2"; then
+    echo "ok:   synthetic '$1' reads$2"
+  else
+    echo "FAIL: synthetic '$1' should match /$3/, cell is:$2"
+    fail=1
+  fi
+}
+check slow "$slow" '^ \*\*1\.[45][0-9] \['      # bold: shown slower
+check same "$same" '^ (0\.9[6-9]|1\.0[0-4]) \[' # not bold: no difference
+check fast "$fast" '^ \*\*0\.[67][0-9] \['      # bold: shown faster
 ((fail == 0)) && echo "selftest passed (report: $md)"
 exit "$fail"

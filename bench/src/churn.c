@@ -1,31 +1,34 @@
 /* churn: single-thread small-object churn (sizes 8..1024 bytes).
  *
  * Usage: churn [-t threads] [-n allocations] [-w live] [-o lifo|random]
- *              [-s seed]
+ *              [-m min_bytes] [-M max_bytes] [-d log|uniform] [-s seed]
  *
  * lifo:   allocate a batch of up to `live` blocks, free them newest first
  *         (the stack-like pattern of scoped temporaries).
  * random: keep `live` blocks alive and replace a randomly chosen one each
  *         step (free order unrelated to allocation order, which fragments
  *         size-class pages).
- * Sizes are log-uniform over 8..1024, so small sizes are common as in real
- * programs. With -t > 1 each thread runs the same churn independently on
- * its own seed: this measures thread-local fast paths, not sharing. */
+ * Sizes are log-uniform over 8..1024 by default, so small sizes are common
+ * as in real programs; -m/-M/-d change the range and distribution (e.g.
+ * 20,000 live blocks of 8..263 B uniform, or 8 B..16 KiB log-uniform). With -t
+ * > 1 each thread runs the same churn independently on its own seed: this
+ * measures thread-local fast paths, not sharing. */
 #include "common.h"
 
 typedef struct {
-  uint64_t seed, n, live;
-  int lifo;
+  uint64_t seed, n, live, min, max;
+  int lifo, uniform;
   uint64_t sum; /* result */
 } job_t;
 
 static size_t pick_size(rng_t *r, const void *ctx) {
-  (void)ctx;
-  return rng_logsize(r, 3, 9); /* 8..1024 */
+  const job_t *j = ctx;
+  return rng_size(r, j->min, j->max, j->uniform);
 }
 
 /* Batches of 1..live blocks, freed newest first. */
-static uint64_t churn_lifo(rng_t *r, uint64_t n, uint64_t live, uint64_t *bad) {
+static uint64_t churn_lifo(rng_t *r, const job_t *j, uint64_t *bad) {
+  uint64_t n = j->n, live = j->live;
   void **p = xmalloc(live * sizeof *p);
   size_t *sz = xmalloc(live * sizeof *sz);
   uint64_t *tag = xmalloc(live * sizeof *tag);
@@ -36,7 +39,7 @@ static uint64_t churn_lifo(rng_t *r, uint64_t n, uint64_t live, uint64_t *bad) {
       k = n - done;
     }
     for (uint64_t i = 0; i < k; i++) {
-      sz[i] = pick_size(r, NULL);
+      sz[i] = pick_size(r, j);
       tag[i] = rng_next(r);
       p[i] = xmalloc(sz[i]);
       stamp_write(p[i], sz[i], tag[i]);
@@ -59,9 +62,9 @@ static void *run(void *arg) {
   rng_seed(&r, j->seed);
   uint64_t h, bad = 0;
   if (j->lifo) {
-    h = churn_lifo(&r, j->n, j->live, &bad);
+    h = churn_lifo(&r, j, &bad);
   } else {
-    const block_kind_t small = {pick_size, stamp_write, stamp_ok, NULL};
+    const block_kind_t small = {pick_size, stamp_write, stamp_ok, j};
     h = replace_random(&r, j->live, j->n, &small, &bad);
   }
   j->sum = hash_with_bad("churn", h, bad);
@@ -69,18 +72,22 @@ static void *run(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  uint64_t threads = 1, n = 1000000, live = 1000, seed = 42;
-  const char *order = "lifo";
-  parse_opts(argc, argv, "t#n#w#o$s#",
+  uint64_t threads = 1, n = 1000000, live = 1000, min = 8, max = 1024;
+  uint64_t seed = 42;
+  const char *order = "lifo", *dist = "log";
+  parse_opts(argc, argv, "t#n#w#o$m#M#d$s#",
              "churn [-t threads] [-n allocs] [-w live] [-o lifo|random] "
-             "[-s seed]",
-             &threads, &n, &live, &order, &seed);
+             "[-m min_bytes] [-M max_bytes] [-d log|uniform] [-s seed]",
+             &threads, &n, &live, &order, &min, &max, &dist, &seed);
   int lifo = strcmp(order, "lifo") == 0;
+  int uniform = strcmp(dist, "uniform") == 0;
   need(lifo || strcmp(order, "random") == 0, "-o lifo or -o random");
-  need(threads >= 1 && live >= 1, "-t >= 1 and -w >= 1");
+  need(uniform || strcmp(dist, "log") == 0, "-d log or -d uniform");
+  need(threads >= 1 && live >= 1 && min >= 1 && max >= min,
+       "-t >= 1, -w >= 1 and 1 <= -m <= -M");
   job_t *jobs = xmalloc(threads * sizeof *jobs);
   for (uint64_t t = 0; t < threads; t++) {
-    jobs[t] = (job_t){seed + t, n, live, lifo, 0};
+    jobs[t] = (job_t){seed + t, n, live, min, max, lifo, uniform, 0};
   }
   uint64_t sum =
       run_summed(threads, run, jobs, sizeof *jobs, offsetof(job_t, sum));

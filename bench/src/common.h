@@ -48,6 +48,35 @@ static inline size_t rng_logsize(rng_t *r, unsigned lobits, unsigned hibits) {
   return (size_t)rng_range(r, lo, 2 * lo);
 }
 
+/* Log-uniform size in [min, max]: a power-of-two band between min's and
+ * max's is picked uniformly, then a size inside it (clamped to the range).
+ * Used where the range is an option rather than fixed bands. */
+static inline size_t rng_logrange(rng_t *r, uint64_t min, uint64_t max) {
+  unsigned lob = 0, hib = 0;
+  while (((uint64_t)2 << lob) <= min) {
+    lob++;
+  }
+  while (((uint64_t)2 << hib) <= max) {
+    hib++;
+  }
+  unsigned b = (unsigned)rng_range(r, lob, hib);
+  uint64_t lo = (uint64_t)1 << b, hi = lo * 2 - 1;
+  if (lo < min) {
+    lo = min;
+  }
+  if (hi > max) {
+    hi = max;
+  }
+  return (size_t)rng_range(r, lo, hi);
+}
+
+/* A size in [min, max], uniform or log-uniform (the -d option of the
+ * workloads that take a size range). */
+static inline size_t rng_size(rng_t *r, uint64_t min, uint64_t max,
+                              int uniform) {
+  return uniform ? (size_t)rng_range(r, min, max) : rng_logrange(r, min, max);
+}
+
 /* Mixes one value into a running hash (order-dependent, single thread). */
 static inline uint64_t mix(uint64_t h, uint64_t v) {
   h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);

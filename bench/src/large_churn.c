@@ -1,7 +1,9 @@
 /* large_churn: large-block churn around the mmap threshold.
  *
  * Usage: large_churn [-t threads] [-n ops_per_thread] [-w live]
- *                    [-m min_kib] [-M max_kib] [-s seed]
+ *                    [-m min_kib] [-M max_kib] [-x pages|ends|all] [-d
+ * log|uniform]
+ *                    [-s seed]
  *
  * Each thread keeps `live` blocks of 64 KiB..1 MiB (log-uniform) and
  * replaces a random one each step, writing one byte per 4 KiB page of the
@@ -9,10 +11,24 @@
  * differ most in system calls and page faults: glibc's mmap threshold
  * (128 KiB, raised dynamically), caching of freed spans vs returning them
  * to the OS at once, and huge-page or segment granularity. The page
- * touches make those costs visible in wall time and peak RSS. */
+ * touches make those costs visible in wall time and peak RSS.
+ *
+ * -x ends writes only the first 64 bytes and the last byte of each block,
+ * as a program does that allocates a buffer larger than it fills (a read
+ * buffer, a hash table, a C++ vector's reserve): then an allocator that
+ * keeps freed memory mapped costs no page faults at all, and one that
+ * returns it and maps it again pays them on every block. Run with
+ * 100 KiB..2.1 MiB (across a 1 MiB huge-block threshold). -x all fills
+ * every byte, as C++'s make_unique<char[]>(n) does in mimalloc-bench's
+ * malloc-large (20 buffers of 5..25 MiB, uniform: -d uniform). */
 #include "common.h"
 
 #define PAGE 4096
+#define HEAD 64 /* bytes written at the start with -x ends */
+
+enum { PAGES, ENDS, ALL };
+static int touch = PAGES; /* -x */
+static int uniform;       /* -d uniform */
 
 typedef struct {
   uint64_t seed, n, live, min, max;
@@ -21,30 +37,24 @@ typedef struct {
 
 static size_t pick_size(rng_t *r, const void *ctx) {
   const job_t *j = ctx;
-  uint64_t min = j->min, max = j->max;
-  /* log-uniform: pick a power-of-two band, then a size inside it */
-  unsigned lob = 0, hib = 0;
-  while (((uint64_t)2 << lob) <= min) {
-    lob++;
-  }
-  while (((uint64_t)2 << hib) <= max) {
-    hib++;
-  }
-  unsigned b = (unsigned)rng_range(r, lob, hib);
-  uint64_t lo = (uint64_t)1 << b, hi = lo * 2 - 1;
-  if (lo < min) {
-    lo = min;
-  }
-  if (hi > max) {
-    hi = max;
-  }
-  return (size_t)rng_range(r, lo, hi);
+  return rng_size(r, j->min, j->max, uniform);
 }
 
-/* The page loop stops before the last byte, which holds the stamp tag. */
+/* The page loop stops before the last byte, which holds the stamp tag;
+ * with -x ends, bytes 16..63 after the 16-byte stamp stand for the head;
+ * -x all fills everything between the stamp and the last byte. */
 static void fill(void *block, size_t sz, uint64_t tag) {
   unsigned char *p = block;
   stamp_write(p, sz, tag);
+  if (touch == ALL) {
+    memset(p + sizeof(stamp_t), (int)(tag >> 8) & 0xff,
+           sz - 1 - sizeof(stamp_t));
+    return;
+  }
+  if (touch == ENDS) {
+    memset(p + sizeof(stamp_t), (int)(tag >> 8) & 0xff, HEAD - sizeof(stamp_t));
+    return;
+  }
   for (size_t off = PAGE; off + 1 < sz; off += PAGE) {
     p[off] = (unsigned char)(tag >> 8);
   }
@@ -53,6 +63,18 @@ static void fill(void *block, size_t sz, uint64_t tag) {
 static int check(const void *block, size_t sz, uint64_t tag) {
   const unsigned char *p = block;
   int ok = stamp_ok(p, sz, tag);
+  if (touch == ALL) { /* spot checks: a full read would double the work */
+    for (size_t off = sizeof(stamp_t); off + 1 < sz; off += PAGE) {
+      ok &= p[off] == (unsigned char)(tag >> 8);
+    }
+    return ok;
+  }
+  if (touch == ENDS) {
+    for (size_t off = sizeof(stamp_t); off < HEAD; off++) {
+      ok &= p[off] == (unsigned char)(tag >> 8);
+    }
+    return ok;
+  }
   for (size_t off = PAGE; off + 1 < sz; off += PAGE) {
     ok &= p[off] == (unsigned char)(tag >> 8);
   }
@@ -72,10 +94,16 @@ static void *run(void *arg) {
 
 int main(int argc, char **argv) {
   uint64_t threads = 1, n = 100000, live = 32, min = 64, max = 1024, seed = 42;
-  parse_opts(argc, argv, "t#n#w#m#M#s#",
+  const char *x = "pages", *d = "log";
+  parse_opts(argc, argv, "t#n#w#m#M#x$d$s#",
              "large_churn [-t threads] [-n ops_per_thread] [-w live] "
-             "[-m min_kib] [-M max_kib] [-s seed]",
-             &threads, &n, &live, &min, &max, &seed);
+             "[-m min_kib] [-M max_kib] [-x pages|ends|all] [-d log|uniform] "
+             "[-s seed]",
+             &threads, &n, &live, &min, &max, &x, &d, &seed);
+  touch = strcmp(x, "ends") == 0 ? ENDS : strcmp(x, "all") == 0 ? ALL : PAGES;
+  uniform = strcmp(d, "uniform") == 0;
+  need(touch != PAGES || strcmp(x, "pages") == 0, "-x pages, ends or all");
+  need(uniform || strcmp(d, "log") == 0, "-d log or -d uniform");
   need(threads >= 1 && live >= 1 && min >= 1 && max >= min,
        "-t >= 1, -w >= 1, 1 <= -m <= -M");
   job_t *jobs = xmalloc(threads * sizeof *jobs);

@@ -1,7 +1,8 @@
 /* larson: server simulation in the spirit of Larson & Krishnan's benchmark.
  *
  * Usage: larson [-t threads] [-n ops_per_thread] [-w slots_per_thread]
- *               [-x share_percent] [-r generations] [-s seed]
+ *               [-x share_percent] [-h handoff_every] [-r generations]
+ *               [-s seed]
  *
  * A shared table holds threads*slots live blocks (sizes log-uniform
  * 16..1024). Each step a thread allocates a block and swaps it into a slot:
@@ -11,6 +12,9 @@
  * run is split into generations: the worker threads exit and fresh ones
  * take over the same table, so thread-cache teardown and adoption of
  * blocks owned by dead threads are exercised too, as in the original.
+ * With -h N (and -x 0), every Nth block a thread allocates goes into a
+ * slot of the next thread instead, and every other into one of its own:
+ * a fixed share of hand-offs (1 in 16 with -h 16) instead of a random one.
  *
  * Determinism: which block a thread displaces depends on interleaving, so
  * the checksum is built from commutative sums only. Every block carries a
@@ -20,10 +24,11 @@
 #include <stdatomic.h>
 
 static _Atomic(void *) *slots;
-static uint64_t nslots, share_pct;
+static uint64_t nslots, share_pct, handoff;
 
 typedef struct {
   uint64_t seed, ops, first, count; /* own slot range [first, first+count) */
+  uint64_t next_first;              /* the next thread's slot range */
   uint64_t alloc_sum, free_sum, bad;
 } job_t;
 
@@ -50,9 +55,12 @@ static void *run(void *arg) {
   rng_seed(&r, j->seed);
   for (uint64_t i = 0; i < j->ops; i++) {
     void *p = make_block(&r, &j->alloc_sum);
-    uint64_t s = rng_range(&r, 0, 99) < share_pct
-                     ? rng_range(&r, 0, nslots - 1)
-                     : j->first + rng_range(&r, 0, j->count - 1);
+    uint64_t s = j->first + rng_range(&r, 0, j->count - 1);
+    if (handoff != 0 && (i + 1) % handoff == 0) {
+      s = s - j->first + j->next_first;
+    } else if (rng_range(&r, 0, 99) < share_pct) {
+      s = rng_range(&r, 0, nslots - 1);
+    }
     void *old = atomic_exchange_explicit(&slots[s], p, memory_order_acq_rel);
     if (old != NULL) {
       j->free_sum += release(old, &j->bad);
@@ -64,10 +72,11 @@ static void *run(void *arg) {
 int main(int argc, char **argv) {
   uint64_t threads = 1, ops = 2000000, per = 1000, gens = 4, seed = 42;
   share_pct = 20;
-  parse_opts(argc, argv, "t#n#w#x#r#s#",
+  parse_opts(argc, argv, "t#n#w#x#h#r#s#",
              "larson [-t threads] [-n ops_per_thread] [-w slots_per_thread] "
-             "[-x share_percent] [-r generations] [-s seed]",
-             &threads, &ops, &per, &share_pct, &gens, &seed);
+             "[-x share_percent] [-h handoff_every] [-r generations] "
+             "[-s seed]",
+             &threads, &ops, &per, &share_pct, &handoff, &gens, &seed);
   need(threads >= 1 && per >= 1 && gens >= 1 && share_pct <= 100,
        "-t, -w, -r >= 1 and -x <= 100");
   nslots = threads * per;
@@ -85,8 +94,14 @@ int main(int argc, char **argv) {
   for (uint64_t g = 0; g < gens; g++) {
     for (uint64_t t = 0; t < threads; t++) {
       uint64_t o = ops / gens + (g < ops % gens);
-      jobs[t] = (job_t){
-          seed * 1000003 + g * threads + t + 1, o, t * per, per, 0, 0, 0};
+      jobs[t] = (job_t){seed * 1000003 + g * threads + t + 1,
+                        o,
+                        t * per,
+                        per,
+                        (t + 1) % threads * per,
+                        0,
+                        0,
+                        0};
     }
     run_threads(threads, run, jobs, sizeof *jobs);
     for (uint64_t t = 0; t < threads; t++) {

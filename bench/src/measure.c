@@ -1,10 +1,16 @@
 /* measure: run one command, report its wall time and peak RSS.
  *
  * Usage: measure [-T timeout_s] [-p preload.so] [-o stdout_file]
- *                [-e stderr_file] -- program [args...]
+ *                [-e stderr_file] [-E NAME=VALUE]... [-A max_mib]
+ *                -- program [args...]
  *
  * Prints one line on stdout: "<status> <wall_s> <maxrss_kib> <user_s>
- * <sys_s>", where status is "ok", "exit:N", "signal:N" or "timeout".
+ * <sys_s> <minflt>", where status is "ok", "exit:N", "signal:N" or
+ * "timeout" and minflt is the minor page faults of the child and the
+ * children it waited for. -E sets an environment variable in the child
+ * only (an allocator's options); -A caps the child's address space
+ * (RLIMIT_AS), for allocators that never reuse freed memory and would
+ * otherwise take the shared machine's RAM.
  *
  * Why a wrapper of our own rather than /usr/bin/time: no extra package, and
  * LD_PRELOAD is set only in the child, so the allocator under test is never
@@ -58,8 +64,11 @@ static double tv_sec(struct timeval tv) {
 int main(int argc, char **argv) {
   unsigned timeout = 0;
   const char *preload = NULL, *out = "/dev/null", *err = NULL;
+  char *env[16];
+  int nenv = 0;
+  unsigned long max_mib = 0;
   int opt;
-  while ((opt = getopt(argc, argv, "+T:p:o:e:")) != -1) {
+  while ((opt = getopt(argc, argv, "+T:p:o:e:E:A:")) != -1) {
     switch (opt) {
     case 'T':
       timeout = (unsigned)strtoul(optarg, NULL, 10);
@@ -73,9 +82,19 @@ int main(int argc, char **argv) {
     case 'e':
       err = optarg;
       break;
+    case 'E':
+      if (nenv == 16 || strchr(optarg, '=') == NULL) {
+        fprintf(stderr, "measure: -E NAME=VALUE, at most 16\n");
+        return 64;
+      }
+      env[nenv++] = optarg;
+      break;
+    case 'A':
+      max_mib = strtoul(optarg, NULL, 10);
+      break;
     default:
-      fprintf(stderr, "usage: measure [-T s] [-p so] [-o out] [-e err] -- "
-                      "cmd [args]\n");
+      fprintf(stderr, "usage: measure [-T s] [-p so] [-o out] [-e err] "
+                      "[-E NAME=VALUE] [-A mib] -- cmd [args]\n");
       return 64;
     }
   }
@@ -108,6 +127,13 @@ int main(int argc, char **argv) {
       setenv("LD_PRELOAD", preload, 1);
     } else {
       unsetenv("LD_PRELOAD");
+    }
+    for (int i = 0; i < nenv; i++) {
+      putenv(env[i]);
+    }
+    if (max_mib > 0) {
+      struct rlimit rl = {max_mib << 20, max_mib << 20};
+      setrlimit(RLIMIT_AS, &rl);
     }
     redirect(0, "/dev/null", O_RDONLY);
     redirect(1, out, O_WRONLY | O_CREAT | O_TRUNC);
@@ -155,7 +181,7 @@ int main(int argc, char **argv) {
   } else {
     snprintf(st, sizeof st, "ok");
   }
-  printf("%s %.4f %ld %.3f %.3f\n", st, wall, ru.ru_maxrss, tv_sec(ru.ru_utime),
-         tv_sec(ru.ru_stime));
+  printf("%s %.4f %ld %.3f %.3f %ld\n", st, wall, ru.ru_maxrss,
+         tv_sec(ru.ru_utime), tv_sec(ru.ru_stime), ru.ru_minflt);
   return got_term ? 130 : 0;
 }
