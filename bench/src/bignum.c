@@ -173,9 +173,7 @@ int main(int argc, char **argv) {
   for (uint64_t t = 0; t < threads; t++) {
     jobs[t] = (job_t){seed + t, n, live, 0};
   }
-  uint64_t sum =
-      run_summed(threads, run, jobs, sizeof *jobs, offsetof(job_t, sum));
-  print_result("bignum", threads, n, sum);
-  free(jobs);
+  run_and_print("bignum", threads, n, run, jobs, sizeof *jobs,
+                offsetof(job_t, sum));
   return 0;
 }

@@ -134,15 +134,21 @@ static inline uint64_t hash_with_bad(const char *name, uint64_t h,
 }
 
 /* Multi-threaded workloads account every block: the sum of tags freed must
- * equal the sum allocated. Says so on stderr when it does not (stdout
- * carries the checksum line, which differs then as well). */
-static inline void report_balance(const char *name, uint64_t bad,
-                                  uint64_t alloc_sum, uint64_t free_sum) {
+ * equal the sum allocated. Prints the checksum line the runner compares,
+ * "<name> <k1>=<v1> <k2>=<v2> checksum=.. bad=.. balanced=..", and says on
+ * stderr too when blocks were corrupted or the sums differ. */
+static inline void print_balance(const char *name, const char *k1, uint64_t v1,
+                                 const char *k2, uint64_t v2, uint64_t bad,
+                                 uint64_t alloc_sum, uint64_t free_sum) {
   if (bad != 0 || free_sum != alloc_sum) {
     fprintf(stderr, "%s: %llu corrupted blocks, sums %s\n", name,
             (unsigned long long)bad,
             free_sum == alloc_sum ? "match" : "DIFFER");
   }
+  printf("%s %s=%llu %s=%llu checksum=%016llx bad=%llu balanced=%d\n", name, k1,
+         (unsigned long long)v1, k2, (unsigned long long)v2,
+         (unsigned long long)alloc_sum, (unsigned long long)bad,
+         free_sum == alloc_sum);
 }
 
 static inline void *xmalloc(size_t n) {
@@ -211,14 +217,6 @@ static inline void parse_opts(int argc, char **argv, const char *spec,
             usage);
     exit(64);
   }
-}
-
-/* Prints the checksum line the runner compares across allocators. */
-static inline void print_result(const char *name, uint64_t threads, uint64_t n,
-                                uint64_t sum) {
-  printf("%s threads=%llu n=%llu checksum=%016llx\n", name,
-         (unsigned long long)threads, (unsigned long long)n,
-         (unsigned long long)sum);
 }
 
 /* A set of `live` blocks in which a randomly chosen one is replaced each
@@ -302,6 +300,19 @@ static inline uint64_t run_summed(uint64_t n, void *(*fn)(void *), void *jobs,
     sum += v;
   }
   return sum;
+}
+
+/* For workloads whose threads work independently: runs fn on each job,
+ * prints "<name> threads=.. n=.. checksum=<sum of the jobs' results>" (the
+ * line the runner compares across allocators) and frees jobs. */
+static inline void run_and_print(const char *name, uint64_t threads, uint64_t n,
+                                 void *(*fn)(void *), void *jobs,
+                                 size_t job_size, size_t sum_offset) {
+  uint64_t sum = run_summed(threads, fn, jobs, job_size, sum_offset);
+  printf("%s threads=%llu n=%llu checksum=%016llx\n", name,
+         (unsigned long long)threads, (unsigned long long)n,
+         (unsigned long long)sum);
+  free(jobs);
 }
 
 #endif

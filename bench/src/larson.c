@@ -114,12 +114,8 @@ int main(int argc, char **argv) {
     void *p = atomic_load(&slots[s]);
     free_sum += release(p, &bad);
   }
-  report_balance("larson", bad, alloc_sum, free_sum);
-  printf("larson threads=%llu ops=%llu checksum=%016llx bad=%llu "
-         "balanced=%d\n",
-         (unsigned long long)threads, (unsigned long long)ops,
-         (unsigned long long)alloc_sum, (unsigned long long)bad,
-         free_sum == alloc_sum);
+  print_balance("larson", "threads", threads, "ops", ops, bad, alloc_sum,
+                free_sum);
   free((void *)slots);
   free(jobs);
   return 0;

@@ -120,12 +120,8 @@ int main(int argc, char **argv) {
       free(p);
     }
   }
-  report_balance("mstress", bad, alloc_sum, free_sum);
-  printf("mstress threads=%llu rounds=%llu checksum=%016llx bad=%llu "
-         "balanced=%d\n",
-         (unsigned long long)threads, (unsigned long long)rounds,
-         (unsigned long long)alloc_sum, (unsigned long long)bad,
-         free_sum == alloc_sum);
+  print_balance("mstress", "threads", threads, "rounds", rounds, bad, alloc_sum,
+                free_sum);
   free(jobs);
   return 0;
 }

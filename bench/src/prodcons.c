@@ -132,11 +132,7 @@ int main(int argc, char **argv) {
     pthread_cond_destroy(&ps[i].not_empty);
     pthread_cond_destroy(&ps[i].not_full);
   }
-  report_balance("prodcons", bad, alloc_sum, free_sum);
-  printf("prodcons pairs=%llu n=%llu checksum=%016llx bad=%llu balanced=%d\n",
-         (unsigned long long)pairs, (unsigned long long)n,
-         (unsigned long long)alloc_sum, (unsigned long long)bad,
-         free_sum == alloc_sum);
+  print_balance("prodcons", "pairs", pairs, "n", n, bad, alloc_sum, free_sum);
   free(ps);
   free(ms);
   return 0;

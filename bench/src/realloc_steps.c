@@ -67,9 +67,7 @@ int main(int argc, char **argv) {
   for (uint64_t t = 0; t < threads; t++) {
     jobs[t] = (job_t){seed + t, n, steps, max, 0};
   }
-  uint64_t sum =
-      run_summed(threads, run, jobs, sizeof *jobs, offsetof(job_t, sum));
-  print_result("realloc_steps", threads, n, sum);
-  free(jobs);
+  run_and_print("realloc_steps", threads, n, run, jobs, sizeof *jobs,
+                offsetof(job_t, sum));
   return 0;
 }
