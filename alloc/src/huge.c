@@ -81,8 +81,9 @@ void _sa_huge_cache_release(void) {
 }
 
 /* A cached range for a mapping of `needed` bytes aligned to `align`: the
- * smallest that holds it, else the largest (which the caller may grow);
- * NULL if none is aligned. */
+ * smallest that holds it if at most half would be waste, else the largest
+ * if it has at least half (the caller grows it); NULL if none fits so:
+ * then a fresh mapping, once freed, widens the cache's choice of sizes. */
 static sa_segment_t *cache_take(size_t needed, size_t align) {
   size_t best = SA_HUGE_CACHE;
   pthread_mutex_lock(&_sa_huge_lock);
@@ -98,7 +99,9 @@ static sa_segment_t *cache_take(size_t needed, size_t align) {
     if (have >= needed ? top < needed || have < top : have > top)
       best = i;
   }
-  sa_segment_t *seg = best < SA_HUGE_CACHE ? cache_remove(best) : NULL;
+  size_t have = best < SA_HUGE_CACHE ? sa_huge_cache[best].seg->mapped_size : 0;
+  bool fits = have >= needed ? have - needed <= needed : have >= needed / 2;
+  sa_segment_t *seg = fits ? cache_remove(best) : NULL;
   pthread_mutex_unlock(&_sa_huge_lock);
   return seg;
 }
@@ -153,16 +156,14 @@ static sa_segment_t *move(sa_segment_t *seg, size_t needed, size_t align) {
   return NULL;
 }
 
-/* A cached range made to hold `needed` bytes: a larger one is used as
- * it is unless more than half of it would be waste (its untouched pages
- * cost nothing; then its tail is given back), a smaller one grown (in place,
- * or by moving its pages): its resident pages are reused, only the new
- * tail faults in. NULL when the cache has none. */
+/* A cached range made to hold `needed` bytes (see cache_take): a larger
+ * one as it is (its untouched pages cost nothing), a smaller one grown (in
+ * place, or by moving its pages): its resident pages are reused, only the
+ * new tail faults in. NULL when the cache has none that fits. */
 static sa_segment_t *reuse(size_t needed, size_t align) {
   sa_segment_t *seg = cache_take(needed, align);
   size_t have = seg == NULL ? 0 : seg->mapped_size;
-  if (seg == NULL || (have >= needed && have - needed <= needed) ||
-      resize_in_place(seg, needed))
+  if (seg == NULL || have >= needed || resize_in_place(seg, needed))
     return seg;
   sa_segment_t *moved = move(seg, needed, align);
   if (moved == NULL)
