@@ -5,7 +5,7 @@
 # every allocator in interleaved rounds, then writes
 # bench/results/<date>.{md,csv,png} and prints the table.
 #
-# Usage: bench/run.sh [--quick] [--rounds N] [--budget MIN]
+# Usage: bench/run.sh [--quick] [--scale N] [--rounds N] [--budget MIN]
 #                     [--allocators "a b ..."] [--workloads "w1 w2 ..."]
 #                     [--timeout S] [--tool-timeout S] [--no-install]
 #                     [--no-bazel] [--out DIR] [--label NAME]
@@ -24,6 +24,7 @@ LABEL=""
 ROUNDS=""
 BUDGET=0 # minutes; 0: no limit
 QUICK=0
+SCALE="" # divides every workload's work; --quick: 4
 TIMEOUT=120 # per run; the slowest (ASan large-2t) takes ~25 s
 # DUMA and Electric Fence take minutes on most workloads (a page mapping
 # per block): a shorter limit keeps a debug run's first round bounded.
@@ -51,6 +52,7 @@ usage() {
 while (($# > 0)); do
   case $1 in
   --quick) QUICK=1 ;;
+  --scale) SCALE=$2; shift ;;
   --rounds) ROUNDS=$2; shift ;;
   --budget) BUDGET=$2; shift ;;
   --allocators) ALLOCATORS=$2; shift ;;
@@ -69,8 +71,11 @@ done
 if [[ -z $ROUNDS ]]; then
   ROUNDS=$((QUICK ? 3 : 5))
 fi
-if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ && $BUDGET =~ ^[0-9]+$ ]]; then
-  echo "run.sh: --rounds needs a positive integer, --budget minutes" >&2
+if [[ -z $SCALE ]]; then
+  SCALE=$((QUICK ? 4 : 1))
+fi
+if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ && $BUDGET =~ ^[0-9]+$ && $SCALE =~ ^[1-9][0-9]*$ ]]; then
+  echo "run.sh: --rounds and --scale need positive integers, --budget minutes" >&2
   exit 64
 fi
 
@@ -217,12 +222,13 @@ fi
 # -------------------------------------------------------------- workloads
 # Sizes: the full run is tuned so each run takes ~0.2-1 s of CPU under
 # glibc on the 2-core dev machine (ASan takes 1.3-25x that);
-# --quick divides the work by 4 (gcc: 15 functions instead of 50). Threaded
+# --scale N divides the work by N (gcc: 50/N functions, at least 10);
+# --quick is --scale 4 with 3 rounds. Threaded
 # workloads run at 1 thread and at nproc threads (per-thread work is fixed,
 # so with enough cores the ideal wall time does not change with threads).
 NPROC=$(nproc)
-if ((QUICK)); then S=4; else S=1; fi
-GCC_FUNCS=$((QUICK ? 15 : 50))
+S=$SCALE
+GCC_FUNCS=$((50 / S > 10 ? 50 / S : 10))
 "$PY" "$BENCH_DIR/workloads/gen_c.py" "$GCC_FUNCS" >"$BUILD/input/big.c"
 
 # name|kind|command (kind "c": a bench/src program, run as bin/ or asan/;
@@ -273,7 +279,7 @@ META=$BUILD/meta.txt
 pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo missing; }
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo "mode: $( ((QUICK)) && echo quick || echo full), $ROUNDS rounds$( ((BUDGET)) && echo " at most (budget $BUDGET min)"), timeout ${TIMEOUT}s per run (DUMA, Electric Fence: ${TOOL_TIMEOUT}s)"
+  echo "mode: $( ((QUICK)) && echo quick || echo full), work scaled 1/$S, $ROUNDS rounds$( ((BUDGET)) && echo " at most (budget $BUDGET min)"), timeout ${TIMEOUT}s per run (DUMA, Electric Fence: ${TOOL_TIMEOUT}s)"
   echo "cpu: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1), nproc $NPROC"
   echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
   echo "kernel: $(uname -r)"
