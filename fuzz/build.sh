@@ -40,7 +40,7 @@ CF=($CFLAGS)
 # shellcheck disable=SC2206
 ENGINE=($LIB_FUZZING_ENGINE)
 # shellcheck disable=SC2206
-SA=($SEGALLOC_CFLAGS)
+SA=(-DSEGALLOC_FUZZ_BUILD $SEGALLOC_CFLAGS)
 
 OBJ=$(mktemp -d)
 trap 'rm -rf "$OBJ"' EXIT

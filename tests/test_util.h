@@ -1,8 +1,8 @@
 /* Helpers shared by the segalloc test files: a random generator, block fill
  * patterns, an overlap check, stats snapshots and an RSS reader.
  *
- * The same test sources build against the production library and (later)
- * the debug build; tests/BUILD sets SEGALLOC_TEST_DEBUG=1 for the latter.
+ * The same test sources build against the production library and the
+ * debug build; tests/BUILD sets SEGALLOC_TEST_DEBUG=1 for the latter.
  * Facts that only hold in production (exact block sizes, in-place realloc,
  * what the cheap checks catch) are guarded by !SEGALLOC_TEST_DEBUG. */
 #ifndef SEGALLOC_TESTS_TEST_UTIL_H

@@ -4,7 +4,7 @@
 #
 # Usage: tools/test.sh [bazel test flags...] [target patterns...]
 #   Targets default to //... ; e.g. `tools/test.sh -c opt`,
-#   `tools/test.sh //tests:smoke_test`, `CC=clang tools/test.sh`.
+#   `tools/test.sh //tests:api_test_prod`, `CC=clang tools/test.sh`.
 # Exits non-zero if bazel failed or any test failed.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1

@@ -65,6 +65,7 @@ void _sa_page_collect_remote(sa_page_t *page) {
       memory_order_relaxed))
     ;
   sa_block_t *list = tf_list(word);
+  sa_assert_internal(page->in_use && page->used <= page->capacity);
   /* More remote frees than blocks in use means a block was freed twice
    * (and the list may now be a cycle): stop rather than loop forever. */
   uint32_t count = 1;
@@ -102,6 +103,8 @@ static void page_to_full(sa_heap_t *heap, sa_page_t *page) {
   uintptr_t word = SA_TF_NORMAL;
   if (!atomic_compare_exchange_strong(&page->thread_free, &word, SA_TF_FULL))
     return;
+  sa_assert_internal(!page->in_full && page->free == NULL &&
+                     page->local_free == NULL);
   _sa_page_queue_remove(heap, page);
   SA_LIST_PUSH(heap->full, page, next, prev);
   page->in_full = 1;
@@ -110,6 +113,7 @@ static void page_to_full(sa_heap_t *heap, sa_page_t *page) {
 /* Back to the end of its class queue, where it gathers more free blocks
  * before malloc reaches it. A NOTIFYING state is its notifier's to end. */
 static void page_from_full(sa_heap_t *heap, sa_page_t *page) {
+  sa_assert_internal(page->in_full);
   uintptr_t word =
       atomic_load_explicit(&page->thread_free, memory_order_relaxed);
   while ((word & SA_TF_MASK) == SA_TF_FULL &&

@@ -195,6 +195,8 @@ static void segment_purge(sa_segment_t *seg) {
 
 void _sa_page_release(sa_heap_t *heap, sa_page_t *page) {
   sa_segment_t *seg = sa_segment_of(page);
+  sa_assert_internal(page->in_use && page->used == 0 &&
+                     atomic_load(&page->thread_free) == SA_TF_NORMAL);
   uint8_t *area = page->area;
   bool was_full = seg->pages_in_use == seg->page_count;
   memset(page, 0, sizeof(*page));

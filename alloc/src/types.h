@@ -20,10 +20,13 @@
 #endif
 
 /* Fuzzer proof of power (fuzz/bug_hunt.sh): 1 = a size-class off-by-one,
- * 2 = remote frees dropped, 3 = realloc copies one byte too few. Never set
- * in a real build. */
+ * 2 = remote frees dropped, 3 = realloc copies one byte too few. Only
+ * fuzz/build.sh may set it (with SEGALLOC_FUZZ_BUILD). */
 #ifndef SEGALLOC_INJECT_BUG
 #define SEGALLOC_INJECT_BUG 0
+#endif
+#if SEGALLOC_INJECT_BUG && !defined(SEGALLOC_FUZZ_BUILD)
+#error "SEGALLOC_INJECT_BUG plants a bug: only fuzz/build.sh sets it"
 #endif
 
 #define SA_LIKELY(x) __builtin_expect(!!(x), 1)
