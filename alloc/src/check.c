@@ -190,6 +190,12 @@ static void walk_heap(walk_t *walk) {
   pthread_mutex_unlock(&_sa_segments_lock);
   walk->problems += check_queues(walk->heap);
   walk->stats.mapped_bytes = _sa_os_mapped_bytes();
+#if SEGALLOC_DEBUG
+  size_t guarded = 0;
+  _sa_dbg_add_stats(&walk->stats.in_use_blocks, &guarded);
+  walk->stats.in_use_bytes += guarded;
+  walk->stats.mapped_bytes += guarded;
+#endif
 }
 
 int segalloc_check_heap(void) {

@@ -22,6 +22,9 @@ size_t _sa_dbg_usable_size(const void *p);
 /* The debug part of segalloc_check_heap: every live block's canaries and
  * every quarantined block's poison; returns the problems (each reported). */
 int _sa_dbg_check_heap(void);
+/* Adds the blocks the debug layer keeps outside the core (guarded ones,
+ * in their own pages) to the stats' block count and byte total. */
+void _sa_dbg_add_stats(size_t *blocks, size_t *bytes);
 /* Called once by the core's own init: options, thread key (no allocation
  * yet), then, after the core's fork handlers are registered, the debug
  * layer's (so that at fork they run first: pthread_atfork order). */

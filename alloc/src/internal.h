@@ -106,6 +106,17 @@ void *_sa_os_remap_aligned(void *old, size_t old_size, size_t new_size,
                            size_t align);
 /* Gives the pages back to the OS, keeping the range mapped and zeroed. */
 void _sa_os_purge(void *addr, size_t size);
+/* Reserves `size` bytes (a multiple of the OS page) of address space,
+ * zeroed and readable/writable if `access`, else inaccessible; NULL when
+ * refused. Not counted as mapped memory. */
+void *_sa_os_reserve(size_t size, bool access);
+/* Makes the pages of a reservation readable and writable, or inaccessible
+ * again with their memory given back; false when the kernel refuses
+ * (ENOMEM: e.g. vm.max_map_count mappings). */
+bool _sa_os_protect(void *addr, size_t size, bool access);
+/* How many mappings the kernel allows a process (vm.max_map_count); 0 if
+ * unknown. */
+size_t _sa_os_max_mappings(void);
 size_t _sa_os_page_size(void);
 size_t _sa_os_mapped_bytes(void);
 /* A monotonic clock in milliseconds, cheap (no syscall), coarse (a tick). */

@@ -1,12 +1,14 @@
-/* The operating system layer: every mmap/munmap/mremap/madvise of the
- * allocator is here. None of them changes errno (free and a successful
+/* The operating system layer: every mmap/munmap/mremap/madvise/mprotect
+ * of the allocator is here. None of them changes errno (free and a successful
  * malloc or realloc must leave it as it was): callers set ENOMEM
  * themselves when they give up. */
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -120,6 +122,41 @@ uint64_t _sa_os_now_ms(void) {
   struct timespec now; /* the coarse clock: read in the vDSO, no syscall */
   clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
   return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+}
+
+/* Address space for the debug build's guard pages: not memory, so not
+ * counted in sa_mapped. */
+void *_sa_os_reserve(size_t size, bool access) {
+  int saved = errno;
+  void *p = map(size, access ? PROT_READ | PROT_WRITE : PROT_NONE);
+  errno = saved;
+  return p;
+}
+
+bool _sa_os_protect(void *addr, size_t size, bool access) {
+  int saved = errno;
+  bool done;
+  if (access)
+    done = mprotect(addr, size, PROT_READ | PROT_WRITE) == 0;
+  else /* a fresh inaccessible mapping in place drops the pages too */
+    done = mmap(addr, size, PROT_NONE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
+                0) != MAP_FAILED;
+  errno = saved;
+  return done;
+}
+
+size_t _sa_os_max_mappings(void) {
+  int saved = errno;
+  char text[32] = {0};
+  ssize_t n = -1;
+  int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    n = read(fd, text, sizeof(text) - 1);
+    close(fd);
+  }
+  errno = saved;
+  return n > 0 ? (size_t)strtoull(text, NULL, 10) : 0;
 }
 
 void _sa_message(const char *fmt, ...) {

@@ -66,6 +66,8 @@ static uint8_t *user_of_block(uint8_t *base, size_t block_size) {
 }
 
 sa_dbg_header_t *_sa_dbg_header_of(const void *p) {
+  if (sa_dbg_in_guard_pool(p))
+    return _sa_dbg_guard_header_of(p);
   size_t block_size;
   uint8_t *base = _sa_block_start(p, &block_size);
   if (base == NULL)
@@ -83,6 +85,12 @@ sa_dbg_header_t *_sa_dbg_block_init(uint8_t *base, size_t offset, size_t size,
     lead->tag = lead_tag(base, offset);
   }
   sa_dbg_header_t *h = (sa_dbg_header_t *)(base + offset) - 1;
+  _sa_dbg_header_init(h, offset, size, zeroed, frame, tid);
+  return h;
+}
+
+void _sa_dbg_header_init(sa_dbg_header_t *h, size_t offset, size_t size,
+                         bool zeroed, const void *frame, uint32_t tid) {
   _sa_dbg_backtrace(h->alloc_trace, SA_DBG_TRACE_DEPTH, frame);
   memset(h->free_trace, 0, sizeof(h->free_trace));
   h->size = size;
@@ -93,16 +101,27 @@ sa_dbg_header_t *_sa_dbg_block_init(uint8_t *base, size_t offset, size_t size,
   if (!zeroed && _sa_dbg_options.junk >= 0)
     memset(sa_dbg_user(h), _sa_dbg_options.junk, size);
   _sa_dbg_footer_fill(h);
-  return h;
+}
+
+/* A guarded block's head: the accessible bytes right before its user
+ * bytes, at most SA_DBG_FOOTER_CHECK of them. */
+static size_t head_len(const sa_dbg_header_t *h) {
+  size_t len = (size_t)(sa_dbg_user(h) - _sa_dbg_guard_start(h));
+  return len < SA_DBG_FOOTER_CHECK ? len : SA_DBG_FOOTER_CHECK;
 }
 
 void _sa_dbg_footer_fill(sa_dbg_header_t *h) {
-  uint8_t *base = sa_dbg_base(h);
-  size_t used = h->offset + h->size;
-  size_t len = _sa_usable_size(base) - used;
+  uint8_t *end = sa_dbg_base(h) + _sa_usable_size(sa_dbg_base(h));
+  if (sa_dbg_guarded(h)) {
+    end = _sa_dbg_guard_end(h);
+    size_t head = head_len(h);
+    memset(sa_dbg_user(h) - head, footer_byte(h), head);
+  }
+  uint8_t *footer = sa_dbg_user(h) + h->size;
+  size_t len = (size_t)(end - footer);
   h->footer_len =
       (uint16_t)(len < SA_DBG_FOOTER_CHECK ? len : SA_DBG_FOOTER_CHECK);
-  memset(base + used, footer_byte(h), h->footer_len);
+  memset(footer, footer_byte(h), h->footer_len);
 }
 
 /* How many of the `len` bytes at p differ from `byte`; the first one's
@@ -124,7 +143,32 @@ static size_t count_damaged(const uint8_t *p, uint8_t byte, size_t len,
   return damaged;
 }
 
+/* An underflow into a guarded block's head; false once reported. */
+static bool head_check(const sa_dbg_header_t *h) {
+  size_t len = head_len(h);
+  const uint8_t *head = sa_dbg_user(h) - len;
+  size_t first = 0;
+  size_t damaged = count_damaged(head, footer_byte(h), len, &first);
+  if (damaged == 0)
+    return true;
+  segalloc_error_t err = {
+      .kind = SEGALLOC_ERR_HEAP_BUFFER_UNDERFLOW,
+      .address = head + first,
+      .block = sa_dbg_user(h),
+      .requested_size = h->size,
+      .damaged_offset = first - len,
+      .damaged_bytes = damaged,
+  };
+  _sa_dbg_report(&err, h,
+                 "%zu byte(s) written just before the %zu-byte block at %p, "
+                 "the farthest %zu byte(s) before it",
+                 damaged, h->size, (void *)sa_dbg_user(h), len - first);
+  return false;
+}
+
 bool _sa_dbg_footer_check(const sa_dbg_header_t *h, const void *addr) {
+  if (sa_dbg_guarded(h) && !head_check(h))
+    return false;
   const uint8_t *footer = sa_dbg_user(h) + h->size;
   size_t first = 0;
   size_t damaged = count_damaged(footer, footer_byte(h), h->footer_len, &first);
@@ -202,10 +246,57 @@ void _sa_dbg_report_bad_header(const sa_dbg_header_t *h) {
   }
 }
 
+void _sa_dbg_report_freed(const sa_dbg_header_t *h, const void *p,
+                          sa_error_kind_t kind, const char *note) {
+  segalloc_error_t err = {.kind = (segalloc_error_kind_t)kind,
+                          .address = p,
+                          .block = p,
+                          .requested_size = h->size};
+  _sa_dbg_report(&err, h, "the %zu-byte block at %p was already freed%s",
+                 h->size, p, note);
+}
+
+/* Copies of the headers of the last large or huge blocks handed back to
+ * the core, taken before the core could reuse or unmap them. Best effort:
+ * a note is skipped while another thread writes one. */
+#define RELEASED_RING 64
+static struct {
+  const void *user;
+  sa_dbg_header_t header;
+} sa_dbg_released[RELEASED_RING];
+static _Atomic size_t sa_dbg_released_next;
+static atomic_flag sa_dbg_released_busy = ATOMIC_FLAG_INIT;
+
+void _sa_dbg_note_released(const sa_dbg_header_t *h) {
+  if (h->offset + h->size <= SA_MEDIUM_MAX ||
+      atomic_flag_test_and_set(&sa_dbg_released_busy))
+    return;
+  size_t i = atomic_fetch_add(&sa_dbg_released_next, 1) % RELEASED_RING;
+  sa_dbg_released[i].user = sa_dbg_user(h);
+  sa_dbg_released[i].header = *h;
+  atomic_flag_clear(&sa_dbg_released_busy);
+}
+
+/* A double free of a released large or huge block, reported; false if p
+ * is none of those. */
+static bool report_released(const void *p, sa_error_kind_t freed_kind) {
+  for (size_t i = 0; i < RELEASED_RING; i++) {
+    const sa_dbg_header_t *h = &sa_dbg_released[i].header;
+    if (sa_dbg_released[i].user != p)
+      continue;
+    _sa_dbg_report_freed(h, p, freed_kind, " (and its memory given back)");
+    return true;
+  }
+  return false;
+}
+
 /* Reports p, which is no block start: where is it? */
-static void report_invalid(const void *p, uint8_t *base, size_t block_size) {
+static void report_invalid(const void *p, uint8_t *base, size_t block_size,
+                           sa_error_kind_t freed_kind) {
   segalloc_error_t err = {.kind = SEGALLOC_ERR_INVALID_FREE, .address = p};
   if (base == NULL) {
+    if (report_released(p, freed_kind))
+      return;
     _sa_dbg_report(&err, NULL, "%p is %s, not memory from segalloc", p,
                    _sa_dbg_on_stack(p) ? "on the stack"
                                        : "a global, or from another allocator");
@@ -235,29 +326,27 @@ sa_dbg_header_t *_sa_dbg_lookup(const void *p, sa_error_kind_t freed_kind) {
     if (SA_LIKELY(h->state == SA_DBG_LIVE && _sa_dbg_header_ok(h)))
       return h;
   }
+  if (sa_dbg_in_guard_pool(p))
+    return _sa_dbg_guard_lookup(p, freed_kind);
   size_t block_size = 0;
   uint8_t *base = _sa_block_start(p, &block_size);
   const uint8_t *user = p;
   if (base == NULL || ((uintptr_t)p & (SA_MIN_ALIGN - 1)) != 0 ||
       (size_t)(user - base) < SA_DBG_HEADER_SIZE) {
-    report_invalid(p, base, block_size);
+    report_invalid(p, base, block_size, freed_kind);
     return NULL;
   }
   sa_dbg_header_t *h = (sa_dbg_header_t *)user - 1;
   if (_sa_dbg_header_ok(h)) {
     if (h->state == SA_DBG_LIVE)
       return h;
-    segalloc_error_t err = {.kind = (segalloc_error_kind_t)freed_kind,
-                            .address = p,
-                            .block = p,
-                            .requested_size = h->size};
-    _sa_dbg_report(
-        &err, h, "the %zu-byte block at %p was already freed%s", h->size, p,
+    _sa_dbg_report_freed(
+        h, p, freed_kind,
         h->state == SA_DBG_RELEASED ? " (and has left the quarantine)" : "");
     return NULL;
   }
   if (user != user_of_block(base, block_size))
-    report_invalid(p, base, block_size);
+    report_invalid(p, base, block_size, freed_kind);
   else
     _sa_dbg_report_bad_header(h);
   return NULL;

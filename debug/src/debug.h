@@ -8,6 +8,7 @@
  *   registry.c  per-thread tables of live blocks and quarantine rings
  *   hooks.c     the hooks: alloc, free, realloc, usable size, heap check
  *   report.c    error reports, backtraces, the error handler
+ *   guard.c     guarded blocks (SEGALLOC_GUARD): page runs, fault reports
  *   memory.c    the allocator's own memcpy, memmove and memset; the range
  *               check of the checked memory functions
  *
@@ -37,7 +38,8 @@
  *    a wrong seal alone some other damage.
  *  - LIVE: listed in owner->live at index `slot`; every footer byte, from
  *    user + size to the end of the core block (at most SA_DBG_FOOTER_CHECK
- *    of them), equals the block's keyed guard byte (block.c).
+ *    of them), equals the block's keyed guard byte (block.c); so does,
+ *    for a guarded block, every byte of its head (debug.h: guard.c).
  *  - QUARANTINED: in the quarantine ring of the thread that freed it; every
  *    user byte equals SA_DBG_POISON.
  *  - RELEASED: handed back to the core; its header stays (but for the core
@@ -96,6 +98,27 @@ _Static_assert(sizeof(sa_dbg_header_t) == SA_DBG_HEADER_SIZE,
                "the header fills exactly its reserved bytes");
 _Static_assert(SA_DBG_FOOTER_CHECK <= UINT16_MAX, "footer_len holds it");
 
+/* A guarded block (SEGALLOC_GUARD, guard.c): a run of pages of its own in
+ * the guard pool, its user bytes against an inaccessible guard page (after
+ * them, or before with SEGALLOC_GUARD_SIDE=left). Its header lives here,
+ * out of line (offset 0 says so), since the bytes next to the user bytes
+ * are the guard. A slot owns its run for good; freed, the run is
+ * inaccessible while the slot sits in the guard quarantine, then the slot
+ * is reused for a block needing as many pages.
+ * Invariants: every page of the run maps back to this slot in the pool's
+ * page table; user + header.size <= end of the accessible pages (all of
+ * them but the guard; none for a 0-byte block), the bytes between are the
+ * footer; a LIVE block's pages are accessible, a freed one's not (unless
+ * `opened` to let a reported access go on). */
+typedef struct sa_dbg_guard_s {
+  sa_dbg_header_t header; /* first: a guarded header is its slot */
+  uint8_t *user;
+  uint8_t *run;
+  uint32_t run_pages; /* the guard page included */
+  uint32_t next;      /* free list: slot index + 1; 0 ends it */
+  bool opened;        /* some page made accessible after a fault report */
+} sa_dbg_guard_t;
+
 /* At the core block's start when offset != SA_DBG_HEADER_SIZE. */
 typedef struct sa_dbg_lead_s {
   uint64_t tag; /* keyed hash of base and offset (block.c) */
@@ -122,6 +145,7 @@ typedef struct sa_dbg_thread_s {
   sa_dbg_header_t **quarantine;
   size_t ring_cap, ring_head, ring_len, ring_bytes;
   uint64_t calls; /* for SEGALLOC_CHECK_EVERY */
+  void *altstack; /* the fault handler's stack (guard.c), kept for reuse */
 } sa_dbg_thread_t;
 
 /* ---- options.c ---- */
@@ -131,6 +155,8 @@ typedef struct sa_dbg_options_s {
   int junk;                /* SEGALLOC_JUNK: fill of new blocks, -1 off */
   bool leaks_at_exit;      /* SEGALLOC_LEAKS=1 */
   uint64_t check_every;    /* SEGALLOC_CHECK_EVERY, 0 off */
+  uint32_t guard_every;    /* SEGALLOC_GUARD: 0 off, 1 all, n: 1 in ~n */
+  bool guard_left;         /* SEGALLOC_GUARD_SIDE=left */
   uint64_t secret;         /* keys the canaries */
 } sa_dbg_options_t;
 /* Read from the environment by _sa_dbg_init (hooks.h); a bad value is
@@ -142,7 +168,12 @@ void _sa_dbg_read_options(void);
 /* Sets the seal and canary after the fields changed. */
 void _sa_dbg_seal(sa_dbg_header_t *h);
 bool _sa_dbg_header_ok(const sa_dbg_header_t *h);
+static inline bool sa_dbg_guarded(const sa_dbg_header_t *h) {
+  return h->offset == 0;
+}
 static inline uint8_t *sa_dbg_user(const sa_dbg_header_t *h) {
+  if (SA_UNLIKELY(sa_dbg_guarded(h)))
+    return ((const sa_dbg_guard_t *)h)->user;
   return (uint8_t *)(h + 1);
 }
 static inline uint8_t *sa_dbg_base(const sa_dbg_header_t *h) {
@@ -153,10 +184,15 @@ static inline uint8_t *sa_dbg_base(const sa_dbg_header_t *h) {
 sa_dbg_header_t *_sa_dbg_block_init(uint8_t *base, size_t offset, size_t size,
                                     bool zeroed, const void *frame,
                                     uint32_t tid);
+/* The header fields, junk and footer of a block whose user bytes are
+ * known (offset 0: a guarded block). */
+void _sa_dbg_header_init(sa_dbg_header_t *h, size_t offset, size_t size,
+                         bool zeroed, const void *frame, uint32_t tid);
 /* Sets footer_len and fills the footer for h->size (also after a resize
  * in place). */
 void _sa_dbg_footer_fill(sa_dbg_header_t *h);
-/* Verifies the footer; reports an overflow and returns false. */
+/* Verifies the footer (and a guarded block's head); reports an overflow
+ * (underflow) and returns false. */
 bool _sa_dbg_footer_check(const sa_dbg_header_t *h, const void *addr);
 /* Verifies the poison of a quarantined block; reports a use-after-free. */
 bool _sa_dbg_poison_check(const sa_dbg_header_t *h);
@@ -172,6 +208,14 @@ void _sa_dbg_report_bad_header(const sa_dbg_header_t *h);
  * the block's header isn't intact (a core block never handed out, or
  * damaged). O(1): segment map, page, block, header. */
 sa_dbg_header_t *_sa_dbg_header_of(const void *p);
+/* Reports the use of freed block h through p (its start) by free,
+ * realloc or usable_size: `kind`, with `note` appended to the detail. */
+void _sa_dbg_report_freed(const sa_dbg_header_t *h, const void *p,
+                          sa_error_kind_t kind, const char *note);
+/* Remembers a large or huge block handed back to the core (its memory may
+ * go back to the OS, header and all), so that a second free of it is
+ * still named a double-free; bounded: the most recent ones. */
+void _sa_dbg_note_released(const sa_dbg_header_t *h);
 
 /* ---- registry.c ---- */
 extern __thread sa_dbg_thread_t *_sa_dbg_tls
@@ -213,17 +257,66 @@ static inline sa_dbg_header_t *sa_dbg_live_at(const sa_dbg_thread_t *t,
 void *_sa_dbg_new(size_t size, size_t align, bool array, const void *frame);
 void _sa_dbg_delete(void *p, bool array, size_t size, const void *frame);
 
+/* ---- guard.c ---- */
+extern uint8_t *_sa_dbg_guard_pool;        /* NULL until the first guard */
+extern _Atomic size_t _sa_dbg_guard_bytes; /* the pool's size */
+extern __thread uint32_t _sa_dbg_guard_countdown
+    __attribute__((tls_model("initial-exec")));
+static inline bool sa_dbg_in_guard_pool(const void *p) {
+  return (uintptr_t)p - (uintptr_t)_sa_dbg_guard_pool <
+         atomic_load_explicit(&_sa_dbg_guard_bytes, memory_order_relaxed);
+}
+/* Draws the next countdown; whether this allocation is sampled. */
+bool _sa_dbg_guard_sample(void);
+/* Whether a new block should be guarded: none, all, or about one in
+ * guard_every (a thread-local countdown: the common case is one
+ * decrement). */
+static inline bool sa_dbg_guard_wanted(void) {
+  uint32_t every = _sa_dbg_options.guard_every;
+  if (every <= 1)
+    return every == 1;
+  uint32_t left = _sa_dbg_guard_countdown;
+  if (SA_LIKELY(left > 1)) {
+    _sa_dbg_guard_countdown = left - 1;
+    return false;
+  }
+  return _sa_dbg_guard_sample();
+}
+/* A guarded block's header, fields set but slot/owner/seal (see
+ * _sa_dbg_live_add); NULL when no guard can be had (too aligned or large,
+ * pool full, the kernel refusing mappings): the caller uses a canary
+ * block instead. */
+sa_dbg_header_t *_sa_dbg_guard_alloc(size_t size, size_t align, bool zero,
+                                     const void *frame, uint32_t tid);
+/* The accessible bytes around a guarded block's user bytes: before them
+ * (a right-side guard's alignment slack: a head, filled and checked like
+ * the footer) and after them (the footer). */
+uint8_t *_sa_dbg_guard_start(const sa_dbg_header_t *h);
+uint8_t *_sa_dbg_guard_end(const sa_dbg_header_t *h);
+/* Takes a freed guarded block (unlisted, its state set): its run becomes
+ * inaccessible and joins the guard quarantine. */
+void _sa_dbg_guard_retire(sa_dbg_header_t *h);
+/* As _sa_dbg_header_of, for p in the guard pool: the block whose run
+ * (guard page included) holds p. */
+sa_dbg_header_t *_sa_dbg_guard_header_of(const void *p);
+/* As _sa_dbg_lookup, for p in the guard pool. */
+sa_dbg_header_t *_sa_dbg_guard_lookup(const void *p,
+                                      sa_error_kind_t freed_kind);
+void _sa_dbg_guard_init_fork(void);
+
 /* ---- memory.c ---- */
 /* The allocator's own memcpy, memmove and memset (internal.h routes its
  * calls here): libc's, never the drop-ins' checked ones (checked.c). */
 void *_sa_dbg_memcpy(void *restrict dst, const void *restrict src, size_t n);
 void *_sa_dbg_memmove(void *dst, const void *src, size_t n);
 void *_sa_dbg_memset(void *dst, int c, size_t n);
-/* Whether [p, p + n) may touch a block of ours: a segment map look-up at
- * each end, the whole cost of a check on memory that isn't ours. */
+/* Whether [p, p + n) may touch a block of ours: a segment map look-up and
+ * a guard pool range check at each end, the whole cost of a check on
+ * memory that isn't ours. */
 static inline bool sa_dbg_may_touch_heap(const void *p, size_t n) {
-  return sa_segment_of(p) != NULL ||
-         sa_segment_of((const void *)((uintptr_t)p + n - 1)) != NULL;
+  const void *last = (const void *)((uintptr_t)p + n - 1);
+  return sa_segment_of(p) != NULL || sa_segment_of(last) != NULL ||
+         sa_dbg_in_guard_pool(p) || sa_dbg_in_guard_pool(last);
 }
 /* Checks an access of `fn` (READ, or WRITE if `write`) to [p, p + n) that
  * touches a block of ours: outside the block's requested bytes it is a
@@ -238,13 +331,16 @@ bool _sa_dbg_check_range(const void *p, size_t n, bool write, const char *fn,
  * string and its terminator (if within max) as _sa_dbg_check_range. */
 size_t _sa_dbg_strnlen(const char *s, size_t max, const char *fn,
                        const void *frame);
-
 /* ---- report.c ---- */
 /* Captures up to `depth` return addresses, starting with `frame`'s (a
  * frame of the calling thread's stack); the rest are NULL. */
 void _sa_dbg_backtrace(const void **out, size_t depth, const void *frame);
 /* Whether p lies in the calling thread's stack, above the caller. */
 bool _sa_dbg_on_stack(const void *p);
+/* A faulting access's backtrace: pc first, then the frames from fp, which
+ * lie between sp and the top of the stack. */
+void _sa_dbg_backtrace_at(const void **out, size_t depth, const void *pc,
+                          const void *fp, const void *sp);
 /* Reports one error (the handler, or a report then abort/continue); `h`
  * adds the block's backtraces; `detail` is a printf format. */
 void _sa_dbg_report(const segalloc_error_t *err, const sa_dbg_header_t *h,
@@ -254,6 +350,12 @@ void _sa_dbg_report(const segalloc_error_t *err, const sa_dbg_header_t *h,
  * program's call to a checked memcpy) rather than inside segalloc. */
 void _sa_dbg_report_from(const void *frame, const segalloc_error_t *err,
                          const sa_dbg_header_t *h, const char *detail, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The same for a faulting access (guard.c): its backtrace `access`
+ * (SA_DBG_REPORT_DEPTH frames) comes first, instead of the reporter's. */
+void _sa_dbg_report_access(const segalloc_error_t *err,
+                           const sa_dbg_header_t *h, const void *const *access,
+                           const char *detail, ...)
     __attribute__((format(printf, 4, 5)));
 
 #endif /* SEGALLOC_DEBUG_INTERNAL_H */

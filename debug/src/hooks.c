@@ -15,6 +15,24 @@ static inline void count_call(sa_dbg_thread_t *t) {
     segalloc_check_heap();
 }
 
+/* Lists a new block of `kind` in t; its user bytes, or NULL when out of
+ * memory. */
+static void *publish(sa_dbg_thread_t *t, sa_dbg_header_t *h,
+                     sa_dbg_kind_t kind) {
+  h->kind = (uint16_t)kind;
+  pthread_mutex_lock(&t->lock);
+  bool listed = _sa_dbg_live_add(t, h);
+  pthread_mutex_unlock(&t->lock);
+  if (SA_LIKELY(listed))
+    return sa_dbg_user(h);
+  if (sa_dbg_guarded(h))
+    _sa_dbg_guard_retire(h);
+  else
+    _sa_free(sa_dbg_base(h));
+  errno = ENOMEM;
+  return NULL;
+}
+
 static void *alloc_as(size_t size, size_t align, bool zero, sa_dbg_kind_t kind,
                       const void *frame) {
   sa_dbg_thread_t *t = sa_dbg_thread();
@@ -23,6 +41,11 @@ static void *alloc_as(size_t size, size_t align, bool zero, sa_dbg_kind_t kind,
     return NULL;
   }
   count_call(t);
+  if (SA_UNLIKELY(sa_dbg_guard_wanted())) {
+    sa_dbg_header_t *h = _sa_dbg_guard_alloc(size, align, zero, frame, t->tid);
+    if (h != NULL)
+      return publish(t, h, kind);
+  }
   size_t lead = align <= SA_DBG_HEADER_SIZE ? SA_DBG_HEADER_SIZE : align;
   /* size <= PTRDIFF_MAX and lead <= SA_MAX_ALIGN: no overflow. */
   uint8_t *aligned = _sa_alloc(lead + size + SA_DBG_FOOTER_MIN, align, zero);
@@ -33,18 +56,8 @@ static void *alloc_as(size_t size, size_t align, bool zero, sa_dbg_kind_t kind,
   uint8_t *base =
       align > SA_MIN_ALIGN ? _sa_block_start(aligned, &block_size) : aligned;
   size_t offset = (size_t)(aligned - base) + lead;
-  sa_dbg_header_t *h =
-      _sa_dbg_block_init(base, offset, size, zero, frame, t->tid);
-  h->kind = (uint16_t)kind;
-  pthread_mutex_lock(&t->lock);
-  bool listed = _sa_dbg_live_add(t, h);
-  pthread_mutex_unlock(&t->lock);
-  if (!listed) {
-    _sa_free(base);
-    errno = ENOMEM;
-    return NULL;
-  }
-  return sa_dbg_user(h);
+  return publish(t, _sa_dbg_block_init(base, offset, size, zero, frame, t->tid),
+                 kind);
 }
 
 void *_sa_dbg_alloc(size_t size, size_t align, bool zero, const void *frame) {
@@ -76,13 +89,16 @@ static size_t quarantine_locked(sa_dbg_thread_t *t, sa_dbg_header_t *h,
 
 /* Takes a live block out of use: unlisted, poisoned and quarantined, or,
  * when its footer was damaged (`intact` false, already reported), kept out
- * of use for good. A thread freeing its own block takes one lock. */
+ * of use for good; a guarded one goes to the guard quarantine instead
+ * (made inaccessible, no poison). A thread freeing its own block takes
+ * one lock. */
 static void retire(sa_dbg_header_t *h, bool intact, const void *frame) {
   sa_dbg_thread_t *t = sa_dbg_thread();
   sa_dbg_thread_t *owner = h->owner;
   sa_dbg_header_t *evicted[RETIRE_EVICT];
   size_t n_evicted = 0;
   bool queued = false;
+  bool guarded = sa_dbg_guarded(h);
   pthread_mutex_lock(&owner->lock);
   /* Two threads freeing the same block at once: only one finds it live. */
   bool listed = h->state == SA_DBG_LIVE && owner->live[h->slot] == (uintptr_t)h;
@@ -92,9 +108,9 @@ static void retire(sa_dbg_header_t *h, bool intact, const void *frame) {
     h->free_tid = t != NULL ? t->tid : 0;
     h->state = intact ? SA_DBG_QUARANTINED : SA_DBG_RELEASED;
     _sa_dbg_seal(h);
-    if (intact)
+    if (intact && !guarded)
       memset(sa_dbg_user(h), SA_DBG_POISON, h->size);
-    if (intact && owner == t)
+    if (intact && !guarded && owner == t)
       n_evicted = quarantine_locked(t, h, &queued, evicted);
   }
   pthread_mutex_unlock(&owner->lock);
@@ -107,7 +123,9 @@ static void retire(sa_dbg_header_t *h, bool intact, const void *frame) {
                    h->size, (void *)sa_dbg_user(h));
     return;
   }
-  if (!intact)
+  if (guarded)
+    _sa_dbg_guard_retire(h);
+  if (!intact || guarded)
     return;
   if (owner != t && t != NULL) {
     pthread_mutex_lock(&t->lock);
@@ -175,19 +193,8 @@ void *_sa_dbg_realloc(void *p, size_t size, const void *frame) {
   }
   check_kind(h, SA_DBG_MALLOC, SA_DBG_UNSIZED, "realloc", frame);
   bool intact = _sa_dbg_footer_check(h, NULL);
-  /* In place under production's rule: it fits, wasting at most half. */
-  size_t block_size = _sa_usable_size(sa_dbg_base(h));
-  size_t need = h->offset + size + SA_DBG_FOOTER_MIN;
-  if (intact && need <= block_size && need >= block_size / 2) {
-    pthread_mutex_lock(&h->owner->lock);
-    if (size > h->size && _sa_dbg_options.junk >= 0)
-      memset(sa_dbg_user(h) + h->size, _sa_dbg_options.junk, size - h->size);
-    h->size = size;
-    _sa_dbg_footer_fill(h);
-    _sa_dbg_seal(h);
-    pthread_mutex_unlock(&h->owner->lock);
-    return p;
-  }
+  /* Always moved: a stale pointer to the old block is then a use after
+   * free, which the quarantine or a guard page catches. */
   void *fresh = _sa_dbg_alloc(size, SA_MIN_ALIGN, false, frame);
   if (fresh == NULL)
     return NULL;

@@ -12,6 +12,7 @@ sa_dbg_options_t _sa_dbg_options = {
     .abort_on_error = true,
     .quarantine_bytes = (size_t)4 << 20, /* per thread */
     .junk = 0xbe,
+    .guard_every = 1000, /* sample:1000, see README "Costs" */
 };
 
 /* A bad value must not pass as the default: say which and stop. */
@@ -83,6 +84,22 @@ void _sa_dbg_read_options(void) {
     if (!parse_size(v, &n) || strpbrk(v, "KkMmGg") != NULL)
       bad_option("SEGALLOC_CHECK_EVERY", v, "a number of calls, 0 for never");
     o->check_every = n;
+  }
+  if ((v = getenv("SEGALLOC_GUARD")) != NULL) {
+    if (strcmp(v, "off") == 0)
+      o->guard_every = 0;
+    else if (strcmp(v, "all") == 0)
+      o->guard_every = 1;
+    else if (strncmp(v, "sample:", 7) == 0 && parse_size(v + 7, &n) && n >= 1 &&
+             n <= UINT32_MAX && strpbrk(v + 7, "KkMmGg") == NULL)
+      o->guard_every = (uint32_t)n;
+    else
+      bad_option("SEGALLOC_GUARD", v, "off, all or sample:N with N >= 1");
+  }
+  if ((v = getenv("SEGALLOC_GUARD_SIDE")) != NULL) {
+    if (strcmp(v, "right") != 0 && strcmp(v, "left") != 0)
+      bad_option("SEGALLOC_GUARD_SIDE", v, "right or left");
+    o->guard_left = v[0] == 'l';
   }
   /* 16 random bytes the kernel gives every process: no system call. */
   const void *random = (const void *)getauxval(AT_RANDOM);

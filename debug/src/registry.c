@@ -109,6 +109,7 @@ void _sa_dbg_live_remove(sa_dbg_thread_t *t, sa_dbg_header_t *h) {
 void _sa_dbg_release(sa_dbg_header_t *h) {
   if (!_sa_dbg_poison_check(h))
     return;
+  _sa_dbg_note_released(h);
   h->state = SA_DBG_RELEASED;
   _sa_dbg_seal(h);
   _sa_free(sa_dbg_base(h));
@@ -201,5 +202,6 @@ static void fork_child(void) {
 }
 
 void _sa_dbg_init_fork(void) {
+  _sa_dbg_guard_init_fork(); /* its lock is taken last (a leaf) */
   pthread_atfork(fork_prepare, fork_parent, fork_child);
 }

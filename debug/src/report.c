@@ -44,9 +44,9 @@ bool _sa_dbg_on_stack(const void *p) {
   return (uintptr_t)p >= here && (uintptr_t)p < stack_top(here);
 }
 
-void _sa_dbg_backtrace(const void **out, size_t depth, const void *frame) {
-  uintptr_t low = (uintptr_t)__builtin_frame_address(0);
-  uintptr_t high = stack_top(low);
+/* Return addresses from the frame pointer `fp` on, within [low, high). */
+static void walk_frames(const void **out, size_t depth, const void *frame,
+                        uintptr_t low, uintptr_t high) {
   const uintptr_t *fp = frame;
   size_t n = 0;
   while (n < depth && (uintptr_t)fp >= low && (uintptr_t)fp + 16 <= high &&
@@ -64,6 +64,17 @@ void _sa_dbg_backtrace(const void **out, size_t depth, const void *frame) {
   /* An explicit call (internal.h: unchecked): clang would make a loop on
    * a header a call to the drop-in's checked memset. */
   memset(out + n, 0, (depth - n) * sizeof(*out));
+}
+
+void _sa_dbg_backtrace(const void **out, size_t depth, const void *frame) {
+  uintptr_t low = (uintptr_t)__builtin_frame_address(0);
+  walk_frames(out, depth, frame, low, stack_top(low));
+}
+
+void _sa_dbg_backtrace_at(const void **out, size_t depth, const void *pc,
+                          const void *fp, const void *sp) {
+  out[0] = pc;
+  walk_frames(out + 1, depth - 1, fp, (uintptr_t)sp, stack_top((uintptr_t)sp));
 }
 
 /* One line per frame: function+offset when the symbol is exported, else
@@ -104,8 +115,12 @@ size_t segalloc_error_count(void) {
   return atomic_load(&sa_dbg_errors);
 }
 
+/* The report: its first line, the detail, then the backtraces: of the
+ * faulting access if there is one, of the block, and (but for leaks) of
+ * the call that found the error, from `frame`, when no access is given. */
 static void report(const void *frame, const segalloc_error_t *err,
-                   const sa_dbg_header_t *h, const char *detail, va_list args) {
+                   const sa_dbg_header_t *h, const void *const *access,
+                   const char *detail, va_list args) {
   atomic_fetch_add(&sa_dbg_errors, 1);
   segalloc_error_handler_t handler = atomic_load(&sa_dbg_handler);
   if (handler != NULL) {
@@ -118,6 +133,8 @@ static void report(const void *frame, const segalloc_error_t *err,
   _sa_message("ERROR: %s on address %p", segalloc_error_kind_name(err->kind),
               err->address);
   _sa_message("%s", text);
+  if (access != NULL)
+    print_trace("accessed", tid, access, SA_DBG_REPORT_DEPTH);
   if (h != NULL) {
     /* A released block's first word belongs to the core again. */
     if (h->state != SA_DBG_RELEASED || h->offset != SA_DBG_HEADER_SIZE)
@@ -128,9 +145,11 @@ static void report(const void *frame, const segalloc_error_t *err,
   }
   if (err->kind == SEGALLOC_ERR_LEAK)
     return;
-  const void *here[SA_DBG_REPORT_DEPTH];
-  _sa_dbg_backtrace(here, SA_DBG_REPORT_DEPTH, frame);
-  print_trace("found", tid, here, SA_DBG_REPORT_DEPTH);
+  if (access == NULL) {
+    const void *here[SA_DBG_REPORT_DEPTH];
+    _sa_dbg_backtrace(here, SA_DBG_REPORT_DEPTH, frame);
+    print_trace("found", tid, here, SA_DBG_REPORT_DEPTH);
+  }
   if (_sa_dbg_options.abort_on_error) {
     _sa_message("aborting (SEGALLOC_ON_ERROR=report would continue)");
     abort();
@@ -141,7 +160,7 @@ void _sa_dbg_report(const segalloc_error_t *err, const sa_dbg_header_t *h,
                     const char *detail, ...) {
   va_list args;
   va_start(args, detail);
-  report(__builtin_frame_address(0), err, h, detail, args);
+  report(__builtin_frame_address(0), err, h, NULL, detail, args);
   va_end(args);
 }
 
@@ -149,7 +168,16 @@ void _sa_dbg_report_from(const void *frame, const segalloc_error_t *err,
                          const sa_dbg_header_t *h, const char *detail, ...) {
   va_list args;
   va_start(args, detail);
-  report(frame, err, h, detail, args);
+  report(frame, err, h, NULL, detail, args);
+  va_end(args);
+}
+
+void _sa_dbg_report_access(const segalloc_error_t *err,
+                           const sa_dbg_header_t *h, const void *const *access,
+                           const char *detail, ...) {
+  va_list args;
+  va_start(args, detail);
+  report(NULL, err, h, access, detail, args);
   va_end(args);
 }
 
