@@ -16,6 +16,7 @@
 # What it does not emulate: Docker, base-builder's own clang (Debian's
 # clang-14 here), libc++ (CXXFLAGS), compile_afl's random CMPLOG/LAF/dict
 # options, i386.
+# Also fuzz/build.sh's TARGETS (only some targets; an unknown one).
 # Each (configuration, target) counts as one test; per-test lines, then
 # "N passed, N failed" as the last line, go to stdout and to
 # fuzz/out/cfl/summary (.ci/run adds them to the final count).
@@ -155,5 +156,26 @@ for config in libfuzzer+address libfuzzer+undefined afl+address; do
     check "$engine" "$sanitizer" "$dir" "$target"
   done
 done
+
+# fuzz/build.sh's TARGETS: naming only the production targets builds just
+# those and exits 0; an unknown name exits 2.
+dir=$work/targets
+TARGETS="fuzz_alloc fuzz_alloc_mt" CC=clang \
+  CFLAGS="-O1 -fsanitize=fuzzer-no-link" LIB_FUZZING_ENGINE=-fsanitize=fuzzer \
+  OUT=$dir "$ROOT/fuzz/build.sh" >"$work/targets.log" 2>&1
+rc=$?
+built=$(cd "$dir" && find . -maxdepth 1 -type f -perm -u+x -printf '%P\n' | sort | tr '\n' ' ')
+if [[ $rc == 0 && $built == "fuzz_alloc fuzz_alloc_mt " ]]; then
+  result 0 "fuzz/build.sh TARGETS=production only (exit 0, built $built)"
+else
+  result 1 "fuzz/build.sh TARGETS=production only (exit $rc, built $built)"
+fi
+TARGETS="fuzz_alloc bogus" OUT=$dir "$ROOT/fuzz/build.sh" >"$work/bogus.log" 2>&1
+rc=$?
+if [[ $rc == 2 ]] && grep -q "unknown target 'bogus'" "$work/bogus.log"; then
+  result 0 "fuzz/build.sh TARGETS=bogus (exit 2)"
+else
+  result 1 "fuzz/build.sh TARGETS=bogus (exit $rc, see $work/bogus.log)"
+fi
 
 results_finish "$work/summary"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Uses segalloc the way a project without Bazel does, from a fresh install:
-#   1. tools/install.sh into an empty PREFIX;
+#   1. tools/install.sh into an empty PREFIX (and its usage errors);
 #   2. this CMake project against it (find_package(segalloc) through
 #      -DCMAKE_PREFIX_PATH), once with the shared debug library and once
 #      with the static one (-DSEGALLOC_STATIC=ON); ctest runs its tests;
@@ -26,6 +26,17 @@ mkdir -p "$work"
 source "$root/tools/results.sh"
 outcome() { result "$1" "$2 ($3)"; } # OK(0|1) NAME DETAIL
 finish() { results_finish "$work/summary"; }
+
+# Usage errors: no PREFIX, a relative one.
+bash "$root/tools/install.sh" >"$work/usage.log" 2>&1
+rc1=$?
+bash "$root/tools/install.sh" relative/prefix >>"$work/usage.log" 2>&1
+rc2=$?
+if [[ $rc1 == 2 && $rc2 == 2 ]]; then
+  outcome 0 "install usage" "no PREFIX, relative PREFIX: exit 2"
+else
+  outcome 1 "install usage" "exit $rc1 and $rc2, see $work/usage.log"
+fi
 
 if bash "$root/tools/install.sh" "$prefix" >"$work/install.log" 2>&1; then
   outcome 0 install "tools/install.sh $prefix"
