@@ -71,13 +71,15 @@ static void free_huge(sa_segment_t *seg, void *p) {
   _sa_huge_free(seg);
 }
 
-void _sa_free(void *p) {
-  sa_segment_t *seg = sa_segment_of(p);
+/* Every free but the common one (see _sa_free): not ours, huge, interior
+ * pointers, double frees, the page's last block in use or the first back
+ * into a full page, and frees from other threads. */
+__attribute__((noinline)) static void free_slow(void *p, sa_segment_t *seg) {
   if (SA_UNLIKELY(seg == NULL)) {
     _sa_error(SA_ERR_INVALID_FREE, p, "not allocated by segalloc");
     return;
   }
-  if (SA_UNLIKELY(seg->kind == SA_SEGMENT_HUGE)) {
+  if (seg->kind == SA_SEGMENT_HUGE) {
     free_huge(seg, p);
     return;
   }
@@ -86,8 +88,8 @@ void _sa_free(void *p) {
   /* Cheap checks that stay on in production: the pointer is aligned and
    * inside the blocks of a page in use (interior pointers are caught only
    * in pages that hold aligned blocks, and always by the debug build). */
-  if (SA_UNLIKELY(page->has_aligned || ((uintptr_t)p & 15) != 0 ||
-                  (uint8_t *)p < page->area)) {
+  if (page->has_aligned || ((uintptr_t)p & 15) != 0 ||
+      (uint8_t *)p < page->area) {
     block = page_block_of(page, p);
     if (block == NULL || ((uintptr_t)p & 15) != 0) {
       _sa_error(SA_ERR_INVALID_FREE, p, "not a block handed out");
@@ -95,22 +97,44 @@ void _sa_free(void *p) {
     }
   }
   sa_heap_t *heap = _sa_tls_heap;
-  if (SA_LIKELY(atomic_load_explicit(&seg->heap, memory_order_relaxed) ==
-                heap)) {
+  if (atomic_load_explicit(&seg->heap, memory_order_relaxed) == heap) {
     /* Only the last block freed is checked here (reading the block would
      * cost a cache miss on every free); a block freed twice further apart
      * is caught when malloc reaches it a second time (_sa_alloc_small). */
-    if (SA_UNLIKELY(block == page->local_free || page->used == 0)) {
+    if (block == page->local_free || page->used == 0) {
       _sa_error(SA_ERR_DOUBLE_FREE, p, "block is already free");
       return;
     }
     sa_block_set_next(page, block, page->local_free);
     page->local_free = block;
-    if (SA_UNLIKELY(--page->used == 0 || page->in_full))
+    if (--page->used == 0 || page->in_full)
       _sa_page_after_local_free(heap, page);
   } else if (!_sa_free_remote(seg, page, block)) {
     _sa_free(p); /* the segment is ours now */
   }
+}
+
+/* The free fast path: a block start in a page of this thread's, neither
+ * the page's last block in use, nor the first back into a full page, nor
+ * the block freed last; no lock, no syscall, few registers (the rest is
+ * free_slow's). */
+void _sa_free(void *p) {
+  sa_segment_t *seg = sa_segment_of(p);
+  if (SA_LIKELY(seg != NULL && seg->kind != SA_SEGMENT_HUGE)) {
+    sa_page_t *page = sa_page_of(seg, p);
+    sa_block_t *block = p;
+    if (SA_LIKELY(atomic_load_explicit(&seg->heap, memory_order_relaxed) ==
+                      _sa_tls_heap &&
+                  !page->has_aligned && !page->in_full &&
+                  ((uintptr_t)p & 15) == 0 && (uint8_t *)p >= page->area &&
+                  block != page->local_free && page->used > 1)) {
+      sa_block_set_next(page, block, page->local_free);
+      page->local_free = block;
+      page->used--;
+      return;
+    }
+  }
+  free_slow(p, seg);
 }
 
 size_t _sa_usable_size(const void *p) {
