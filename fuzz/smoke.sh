@@ -21,34 +21,26 @@ source "$(dirname "$0")/common.sh"
 seconds=${1:-60}
 saved=$FINDINGS/smoke
 work=$OUT_BASE/smoke
-summary_file=$work/summary
 rm -rf "$work"
 mkdir -p "$saved" "$work"
-passed=0
-failures=0
-summary=()
+# shellcheck source=tools/results.sh
+source "$ROOT/tools/results.sh"
 
 # finish: prints the per-campaign lines and the counts, also to the summary
 # file, and exits non-zero on any failure.
 finish() {
-  summary+=("$passed passed, $failures failed")
-  printf '%s\n' "${summary[@]}" | tee "$summary_file"
-  if [[ $failures -gt 0 ]]; then
-    echo "smoke: $failures campaign(s) failed; inputs in $saved" >&2
-    exit 1
+  if [[ $results_failed -gt 0 ]]; then
+    echo "smoke: $results_failed campaign(s) failed; inputs in $saved" >&2
   fi
+  results_finish "$work/summary"
 }
 
 # A build that fails is a failed campaign for each engine.
-lf=$(build_engine libfuzzer) || {
-  failures=$((failures + 1))
-  summary+=("FAIL libfuzzer: build failed (fuzz/build.sh)")
-}
-afl_out=$(build_engine afl) || {
-  failures=$((failures + 1))
-  summary+=("FAIL afl: build failed (fuzz/build.sh)")
-}
-[[ $failures -gt 0 ]] && finish
+lf=$(build_engine libfuzzer) ||
+  result 1 "libfuzzer: build failed (fuzz/build.sh)"
+afl_out=$(build_engine afl) ||
+  result 1 "afl: build failed (fuzz/build.sh)"
+[[ $results_failed -gt 0 ]] && finish
 
 report() { # ENGINE TARGET FILE...
   local engine=$1 target=$2 f dest
@@ -63,15 +55,7 @@ report() { # ENGINE TARGET FILE...
 }
 
 # outcome ENGINE TARGET FAILED DETAIL: one summary line.
-outcome() {
-  if [[ $3 == 1 ]]; then
-    failures=$((failures + 1))
-    summary+=("FAIL $1 $2 ($4)")
-  else
-    passed=$((passed + 1))
-    summary+=("ok   $1 $2 ($4)")
-  fi
-}
+outcome() { result "$3" "$1 $2 ($4)"; }
 
 for target in $(all_targets); do
   # libFuzzer stops at the first crash and exits non-zero.
