@@ -126,9 +126,16 @@ void _sa_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- size_class.c ---- */
 extern const uint32_t _sa_class_size[SA_CLASS_COUNT];
+/* The class of sizes up to 1024, by (size + 15) / 16: one load on the
+ * malloc fast path instead of the arithmetic below. */
+extern const uint8_t _sa_small_class[1024 / 16 + 1];
 
 /* The smallest class holding `size` bytes (size <= SA_LARGE_MAX). */
 static inline unsigned sa_size_class(size_t size) {
+#if SEGALLOC_INJECT_BUG != 1
+  if (size <= 1024)
+    return _sa_small_class[(size + 15) >> 4];
+#endif
   if (size <= 128)
     return size == 0 ? 0 : (unsigned)((size - 1) >> 4);
 #if SEGALLOC_INJECT_BUG == 1

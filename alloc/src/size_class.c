@@ -30,3 +30,21 @@ const uint32_t _sa_class_size[SA_CLASS_COUNT] = {
 };
 
 _Static_assert(SA_CLASS_COUNT == 8 + 12 * 4, "class table size");
+
+/* sa_size_class(16 * i) for i = 0..64, by the same formula. */
+#define SA_LOG2_BELOW_1K(x) ((x) >= 512 ? 9u : (x) >= 256 ? 8u : 7u)
+#define SA_CLASS_OF(s)                                                         \
+  ((s) <= 128 ? ((s) == 0 ? 0u : ((s)-1u) >> 4)                                \
+              : 8u + (SA_LOG2_BELOW_1K((s)-1u) - 7u) * 4u +                    \
+                    ((((s)-1u) >> (SA_LOG2_BELOW_1K((s)-1u) - 2u)) & 3u))
+#define SA_CLASS_ROW(i)                                                        \
+  SA_CLASS_OF(16u * (i)), SA_CLASS_OF(16u * (i) + 16u),                        \
+      SA_CLASS_OF(16u * (i) + 32u), SA_CLASS_OF(16u * (i) + 48u),              \
+      SA_CLASS_OF(16u * (i) + 64u), SA_CLASS_OF(16u * (i) + 80u),              \
+      SA_CLASS_OF(16u * (i) + 96u), SA_CLASS_OF(16u * (i) + 112u)
+
+const uint8_t _sa_small_class[1024 / 16 + 1] = {
+    SA_CLASS_ROW(0),  SA_CLASS_ROW(8),  SA_CLASS_ROW(16),
+    SA_CLASS_ROW(24), SA_CLASS_ROW(32), SA_CLASS_ROW(40),
+    SA_CLASS_ROW(48), SA_CLASS_ROW(56), SA_CLASS_OF(1024u),
+};
