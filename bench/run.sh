@@ -33,7 +33,9 @@ INSTALL=1
 BAZEL=1
 ALLOCATORS=${BENCH_ALLOCATORS:-"segalloc segalloc-debug glibc jemalloc tcmalloc mimalloc asan"}
 # The default leaves out the page-per-block tools (duma, electric-fence,
-# segalloc-guard-sample, segalloc-guard-all): a debug run names them.
+# segalloc-guard-sample, segalloc-guard-all) and segalloc-guard-off (the
+# debug build with guards off, the base that sampling's cost is measured
+# from): a debug run names them.
 GUARD_SAMPLE=${GUARD_SAMPLE:-1000}
 ONLY_WORKLOADS=""
 SEGALLOC_SO=${SEGALLOC_SO:-$REPO/bazel-bin/alloc/libsegalloc.so}
@@ -162,6 +164,7 @@ for a in $ALLOCATORS; do
       case $a in
       segalloc-guard-all) ENVS[$a]="SEGALLOC_GUARD=all" ;;
       segalloc-guard-sample) ENVS[$a]="SEGALLOC_GUARD=sample:$GUARD_SAMPLE" ;;
+      segalloc-guard-off) ENVS[$a]="SEGALLOC_GUARD=off" ;;
       esac
       # A build without guard mode ignores SEGALLOC_GUARD (the column
       # would measure plain debug); one with it rejects a bad value.
