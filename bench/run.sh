@@ -167,9 +167,12 @@ for a in $ALLOCATORS; do
       segalloc-guard-off) ENVS[$a]="SEGALLOC_GUARD=off" ;;
       esac
       # A build without guard mode ignores SEGALLOC_GUARD (the column
-      # would measure plain debug); one with it rejects a bad value.
+      # would measure plain debug); one with it rejects a bad value when
+      # it reads its options, at the first malloc (which /bin/true may
+      # never make: run a workload).
       if [[ $a == segalloc-guard-* ]] && ! SEGALLOC_GUARD=bogus \
-        LD_PRELOAD=${PRELOAD[$a]} /bin/true 2>&1 | grep -q 'bad option SEGALLOC_GUARD'; then
+        LD_PRELOAD=${PRELOAD[$a]} "$BUILD/bin/churn" -n 10 2>&1 >/dev/null |
+        grep -q 'bad option SEGALLOC_GUARD'; then
         SKIP_REASON[$a]="option not supported by this build (SEGALLOC_GUARD=bogus is not rejected by $src)"
       fi
     else
