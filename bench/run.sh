@@ -26,8 +26,9 @@ BUDGET=0 # minutes; 0: no limit
 QUICK=0
 SCALE="" # divides every workload's work; --quick: 4
 TIMEOUT=120 # per run; the slowest (ASan large-2t) takes ~25 s
-# DUMA and Electric Fence take minutes on most workloads (a page mapping
-# per block): a shorter limit keeps a debug run's first round bounded.
+# DUMA, Electric Fence and segalloc-guard-all take minutes on most
+# workloads (a page mapping per block): a shorter limit keeps a debug run's
+# first round bounded.
 TOOL_TIMEOUT=30
 INSTALL=1
 BAZEL=1
@@ -162,7 +163,10 @@ for a in $ALLOCATORS; do
       cp -f "$src" "$BUILD/preload/lib$a.so"
       PRELOAD[$a]=$BUILD/preload/lib$a.so
       case $a in
-      segalloc-guard-all) ENVS[$a]="SEGALLOC_GUARD=all" ;;
+      segalloc-guard-all)
+        ENVS[$a]="SEGALLOC_GUARD=all"
+        TIMEOUT_OF[$a]=$((TOOL_TIMEOUT < TIMEOUT ? TOOL_TIMEOUT : TIMEOUT))
+        ;;
       segalloc-guard-sample) ENVS[$a]="SEGALLOC_GUARD=sample:$GUARD_SAMPLE" ;;
       segalloc-guard-off) ENVS[$a]="SEGALLOC_GUARD=off" ;;
       esac
@@ -170,9 +174,9 @@ for a in $ALLOCATORS; do
       # would measure plain debug); one with it rejects a bad value when
       # it reads its options, at the first malloc (which /bin/true may
       # never make: run a workload).
-      if [[ $a == segalloc-guard-* ]] && ! SEGALLOC_GUARD=bogus \
-        LD_PRELOAD=${PRELOAD[$a]} "$BUILD/bin/churn" -n 10 2>&1 >/dev/null |
-        grep -q 'bad option SEGALLOC_GUARD'; then
+      probe=$(SEGALLOC_GUARD=bogus LD_PRELOAD=${PRELOAD[$a]} \
+        "$BUILD/bin/churn" -n 10 2>&1 >/dev/null) || true
+      if [[ $a == segalloc-guard-* && $probe != *"bad option SEGALLOC_GUARD"* ]]; then
         SKIP_REASON[$a]="option not supported by this build (SEGALLOC_GUARD=bogus is not rejected by $src)"
       fi
     else
@@ -285,7 +289,7 @@ META=$BUILD/meta.txt
 pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo missing; }
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo "mode: $( ((QUICK)) && echo quick || echo full), work scaled 1/$S, $ROUNDS rounds$( ((BUDGET)) && echo " at most (budget $BUDGET min)"), timeout ${TIMEOUT}s per run (DUMA, Electric Fence: ${TOOL_TIMEOUT}s)"
+  echo "mode: $( ((QUICK)) && echo quick || echo full), work scaled 1/$S, $ROUNDS rounds$( ((BUDGET)) && echo " at most (budget $BUDGET min)"), timeout ${TIMEOUT}s per run (DUMA, Electric Fence, guard all: ${TOOL_TIMEOUT}s)"
   echo "cpu: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1), nproc $NPROC"
   echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
   echo "kernel: $(uname -r)"
