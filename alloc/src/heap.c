@@ -41,6 +41,13 @@ static void fork_child(void) {
   pthread_mutex_init(&_sa_segments_lock, &recursive);
   pthread_mutex_init(&_sa_heaps_lock, NULL);
   pthread_mutexattr_destroy(&recursive);
+  /* A remote free that was telling a heap about a full page when the
+   * parent forked never ends its NOTIFYING here: end it for it (its block
+   * stays unpublished: a leak, not a hang in _sa_page_abandon). */
+  for (sa_segment_t *seg = _sa_all_segments; seg != NULL; seg = seg->all_next)
+    for (uint32_t i = 0; seg->kind != SA_SEGMENT_HUGE && i < seg->page_count;
+         i++)
+      _sa_page_after_fork(&seg->pages[i]);
 }
 
 static void heap_thread_done(void *arg) {

@@ -220,6 +220,8 @@ void _sa_page_collect_remote(sa_page_t *page);
 /* The page's heap is going away: its state goes back to NORMAL (after any
  * remote free still telling the heap about it is done). */
 void _sa_page_abandon(sa_page_t *page);
+/* In a fork child: ends a NOTIFYING state whose notifier didn't survive. */
+void _sa_page_after_fork(sa_page_t *page);
 /* A local free made the page empty or was the first into a full page. */
 void _sa_page_after_local_free(sa_heap_t *heap, sa_page_t *page);
 /* A free from a thread that doesn't own the page; false when it adopted

@@ -160,6 +160,14 @@ void _sa_page_abandon(sa_page_t *page) {
   page->next = page->prev = NULL;
 }
 
+void _sa_page_after_fork(sa_page_t *page) {
+  uintptr_t word = atomic_load(&page->thread_free);
+  if ((word & SA_TF_MASK) == SA_TF_NOTIFYING)
+    atomic_store(&page->thread_free,
+                 (word & ~(uintptr_t)SA_TF_MASK) |
+                     (page->in_full ? SA_TF_FULL : SA_TF_NORMAL));
+}
+
 bool _sa_free_remote(sa_segment_t *seg, sa_page_t *page, sa_block_t *block) {
   /* A block of an exited thread: take over its segment, so that what the
    * program frees there can be reused or given back. */
