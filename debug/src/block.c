@@ -99,7 +99,7 @@ void _sa_dbg_header_init(sa_dbg_header_t *h, size_t offset, size_t size,
   h->alloc_tid = tid;
   h->free_tid = 0;
   if (!zeroed && _sa_dbg_options.junk >= 0)
-    memset(sa_dbg_user(h), _sa_dbg_options.junk, size);
+    _sa_dbg_fill_edges(h, 0, size, (uint8_t)_sa_dbg_options.junk);
   _sa_dbg_footer_fill(h);
 }
 
@@ -108,6 +108,27 @@ void _sa_dbg_header_init(sa_dbg_header_t *h, size_t offset, size_t size,
 static size_t head_len(const sa_dbg_header_t *h) {
   size_t len = (size_t)(sa_dbg_user(h) - _sa_dbg_guard_start(h));
   return len < SA_DBG_FOOTER_CHECK ? len : SA_DBG_FOOTER_CHECK;
+}
+
+/* The edges of h's user bytes: [0, *head) and [*tail, h->size), with
+ * *head <= *tail (equal when the two cover the whole block). */
+static void edges_of(const sa_dbg_header_t *h, size_t *head, size_t *tail) {
+  size_t size = h->size;
+  *head = size < SA_DBG_FILL_EDGE ? size : SA_DBG_FILL_EDGE;
+  *tail = size - *head > *head ? size - *head : *head;
+}
+
+void _sa_dbg_fill_edges(const sa_dbg_header_t *h, size_t from, size_t to,
+                        uint8_t byte) {
+  uint8_t *user = sa_dbg_user(h);
+  size_t head, tail;
+  edges_of(h, &head, &tail);
+  if (from < head)
+    memset(user + from, byte, (to < head ? to : head) - from);
+  if (from < tail)
+    from = tail;
+  if (from < to)
+    memset(user + from, byte, to - from);
 }
 
 void _sa_dbg_footer_fill(sa_dbg_header_t *h) {
@@ -192,8 +213,14 @@ bool _sa_dbg_footer_check(const sa_dbg_header_t *h, const void *addr) {
 
 bool _sa_dbg_poison_check(const sa_dbg_header_t *h) {
   const uint8_t *user = sa_dbg_user(h);
-  size_t first = 0;
-  size_t damaged = count_damaged(user, SA_DBG_POISON, h->size, &first);
+  size_t head, tail, first = 0, first_tail = 0;
+  edges_of(h, &head, &tail);
+  size_t damaged = count_damaged(user, SA_DBG_POISON, head, &first);
+  size_t damaged_tail =
+      count_damaged(user + tail, SA_DBG_POISON, h->size - tail, &first_tail);
+  if (damaged == 0)
+    first = tail + first_tail;
+  damaged += damaged_tail;
   if (damaged == 0)
     return true;
   segalloc_error_t err = {

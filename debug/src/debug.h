@@ -41,7 +41,7 @@
  *    of them), equals the block's keyed guard byte (block.c); so does,
  *    for a guarded block, every byte of its head (debug.h: guard.c).
  *  - QUARANTINED: in the quarantine ring of the thread that freed it; every
- *    user byte equals SA_DBG_POISON.
+ *    user byte within SA_DBG_FILL_EDGE of either end equals SA_DBG_POISON.
  *  - RELEASED: handed back to the core; its header stays (but for the core
  *    block's first word) so that a late second free is still recognised. */
 #ifndef SEGALLOC_DEBUG_INTERNAL_H
@@ -61,6 +61,11 @@
   4096                     /* guard bytes filled and verified, at most         \
                             */
 #define SA_DBG_POISON 0xfd /* fills freed user bytes */
+/* Junk and poison cover a block's first and last SA_DBG_FILL_EDGE user
+ * bytes (all of a block up to twice that): a fill of a 2 MB block per call
+ * would cost more than the program. A write after free into the middle of
+ * a larger block is left to guard mode. */
+#define SA_DBG_FILL_EDGE 4096
 
 typedef enum sa_dbg_state_e {
   SA_DBG_LIVE = 0x4c495645,        /* "LIVE" */
@@ -194,6 +199,10 @@ void _sa_dbg_footer_fill(sa_dbg_header_t *h);
 /* Verifies the footer (and a guarded block's head); reports an overflow
  * (underflow) and returns false. */
 bool _sa_dbg_footer_check(const sa_dbg_header_t *h, const void *addr);
+/* Fills the user bytes [from, to) of h that lie within SA_DBG_FILL_EDGE of
+ * either end of its h->size bytes with `byte`: junk (new bytes) or poison. */
+void _sa_dbg_fill_edges(const sa_dbg_header_t *h, size_t from, size_t to,
+                        uint8_t byte);
 /* Verifies the poison of a quarantined block; reports a use-after-free. */
 bool _sa_dbg_poison_check(const sa_dbg_header_t *h);
 /* The live header of the block `p` starts, or NULL after reporting why

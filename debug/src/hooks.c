@@ -109,7 +109,7 @@ static void retire(sa_dbg_header_t *h, bool intact, const void *frame) {
     h->state = intact ? SA_DBG_QUARANTINED : SA_DBG_RELEASED;
     _sa_dbg_seal(h);
     if (intact && !guarded)
-      memset(sa_dbg_user(h), SA_DBG_POISON, h->size);
+      _sa_dbg_fill_edges(h, 0, h->size, SA_DBG_POISON);
     if (intact && !guarded && owner == t)
       n_evicted = quarantine_locked(t, h, &queued, evicted);
   }
