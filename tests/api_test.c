@@ -247,13 +247,13 @@ Test(api, realloc_shrink_keeps_prefix) {
  * in place, and a huge block shrinks in place by unmapping its tail. */
 Test(api, realloc_shrink_stays_in_place) {
   const size_t cases[][2] = {
-      {1000, 600},            /* within a small class */
-      {8000, 4500},           /* small page, top class */
-      {60 * KiB, 40 * KiB},   /* medium */
-      {500 * KiB, 300 * KiB}, /* large */
-      {MiB, 600 * KiB},       /* the largest class */
-      {8 * MiB, 5 * MiB},     /* huge, within the mapping */
-      {64 * MiB, 2 * MiB},    /* huge, unmaps most of it */
+      {1000, 600},           /* within a small class */
+      {8000, 4500},          /* small page, top class */
+      {60 * KiB, 40 * KiB},  /* medium */
+      {128 * KiB, 80 * KiB}, /* the largest class */
+      {MiB, 600 * KiB},      /* huge, within the mapping */
+      {8 * MiB, 5 * MiB},    /* huge, within the mapping */
+      {64 * MiB, 2 * MiB},   /* huge, unmaps most of it */
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     size_t from = cases[i][0], to = cases[i][1];

@@ -226,11 +226,11 @@ Test(misuse, first_words_that_look_like_links_are_not_double_frees) {
 }
 
 /* A freed huge block is unmapped (or cached, unregistered), and so is the
- * segment of the last large block (64 KiB..1 MiB) a thread frees: the
+ * segment of the last large block (64..128 KiB) a thread frees: the
  * second free is of a pointer segalloc doesn't know, so production calls
  * it an invalid free. */
 Test(misuse_report, double_free_of_huge_or_last_large_block) {
-  const size_t sizes[] = {500 * KiB, 3 * MiB};
+  const size_t sizes[] = {100 * KiB, 500 * KiB, 3 * MiB};
   for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
     void *p = segalloc_malloc(sizes[i]);
     cr_assert_not_null(p);

@@ -32,23 +32,53 @@ static void *map(size_t size, int prot) {
   return p == MAP_FAILED ? NULL : p;
 }
 
+/* The lowest address mapped so far: the kernel maps top-down, so below it
+ * the address space is usually free. */
+static _Atomic uintptr_t sa_low_water = UINTPTR_MAX;
+
+static void note_low_water(const void *p) {
+  uintptr_t low = atomic_load_explicit(&sa_low_water, memory_order_relaxed);
+  while ((uintptr_t)p < low &&
+         !atomic_compare_exchange_weak_explicit(
+             &sa_low_water, &low, (uintptr_t)p, memory_order_relaxed,
+             memory_order_relaxed)) {
+  }
+}
+
+/* `size` bytes exactly at `at`, if that range is free. */
+static void *map_at(uint8_t *at, size_t size, int prot) {
+  void *p = mmap(
+      at, size, prot,
+      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+  if (p == MAP_FAILED)
+    return NULL;
+  if (p == at)
+    return p;
+  munmap(p, size); /* kernels before 4.17 take the flag as a mere hint */
+  return NULL;
+}
+
 /* Without room for the slack (under an address-space limit): `size`
- * bytes where the kernel puts them if that is aligned, else at the next
- * aligned address if that is free. */
+ * bytes where the kernel puts them if that is aligned, else at an aligned
+ * address next to that, or below everything mapped so far. */
 static void *map_aligned_tight(size_t size, size_t align, int prot) {
   uint8_t *p = map(size, prot);
   if (p == NULL || ((uintptr_t)p & (align - 1)) == 0)
     return p;
   munmap(p, size);
-  uint8_t *hint = (uint8_t *)(((uintptr_t)p + align - 1) & ~(align - 1));
-  p = mmap(hint, size, prot,
-           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
-           -1, 0);
-  if (p == MAP_FAILED)
-    return NULL;
-  if (p == hint)
-    return p;
-  munmap(p, size); /* kernels before 4.17 take the flag as a mere hint */
+  uintptr_t low = atomic_load_explicit(&sa_low_water, memory_order_relaxed);
+  uintptr_t candidates[3] = {
+      ((uintptr_t)p + align - 1) & ~(align - 1),
+      (uintptr_t)p & ~(align - 1),
+      low > size + align ? (low - size) & ~(align - 1) : 0,
+  };
+  for (size_t i = 0; i < 3; i++) {
+    void *at = candidates[i] == 0
+                   ? NULL
+                   : map_at((uint8_t *)candidates[i], size, prot);
+    if (at != NULL)
+      return at;
+  }
   return NULL;
 }
 
@@ -69,8 +99,10 @@ static void *map_aligned(size_t size, size_t align, int prot) {
 void *_sa_os_map_aligned(size_t size, size_t align) {
   int saved = errno;
   void *p = map_aligned(size, align, PROT_READ | PROT_WRITE);
-  if (p != NULL)
+  if (p != NULL) {
     atomic_fetch_add_explicit(&sa_mapped, size, memory_order_relaxed);
+    note_low_water(p);
+  }
   errno = saved;
   return p;
 }

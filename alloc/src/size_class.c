@@ -25,11 +25,9 @@ const uint32_t _sa_class_size[SA_CLASS_COUNT] = {
     SA_QUARTERS(14),
     SA_QUARTERS(15),
     SA_QUARTERS(16),
-    SA_QUARTERS(17),
-    SA_QUARTERS(18),
 };
 
-_Static_assert(SA_CLASS_COUNT == 8 + 12 * 4, "class table size");
+_Static_assert(SA_CLASS_COUNT == 8 + 10 * 4, "class table size");
 
 /* sa_size_class(16 * i) for i = 0..64, by the same formula. */
 #define SA_LOG2_BELOW_1K(x) ((x) >= 512 ? 9u : (x) >= 256 ? 8u : 7u)

@@ -45,13 +45,15 @@
  * (waste under 20%) up to SA_LARGE_MAX. Classes up to SA_SMALL_MAX live in
  * small pages, up to SA_MEDIUM_MAX in medium pages, up to SA_LARGE_MAX in
  * large pages; anything above in huge segments. */
-#define SA_CLASS_COUNT 56
+#define SA_CLASS_COUNT 48
 #define SA_SMALL_MAX ((size_t)8192)
 #define SA_MEDIUM_MAX ((size_t)65536)
 /* Above it, blocks are huge: page-granular (no class rounding) and
- * reused through the huge cache. 512 KiB: a 1 MB buffer in a 1 MiB class
- * would waste a quarter of its large segment. */
-#define SA_LARGE_MAX ((size_t)1 << 19)
+ * reused through the huge cache. 128 KiB: each large class holds a whole
+ * 4 MiB segment while one block of it lives (Python keeps a few such
+ * blocks: under ulimit -v it lost 9 segments' worth with 512 KiB), and a
+ * 1 MB buffer in a 1 MiB class would waste a quarter of its segment. */
+#define SA_LARGE_MAX ((size_t)1 << 17)
 
 /* The largest alignment aligned allocation accepts; the segment map can
  * point back at most 255 segments from a huge block's start. */
