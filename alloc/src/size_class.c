@@ -32,7 +32,7 @@ _Static_assert(SA_CLASS_COUNT == 8 + 10 * 4, "class table size");
 /* sa_size_class(16 * i) for i = 0..64, by the same formula. */
 #define SA_LOG2_BELOW_1K(x) ((x) >= 512 ? 9u : (x) >= 256 ? 8u : 7u)
 #define SA_CLASS_OF(s)                                                         \
-  ((s) <= 128 ? ((s) == 0 ? 0u : ((s)-1u) >> 4)                                \
+  ((s) <= 128 ? ((s) + 15u) / 16u - ((s) != 0)                                 \
               : 8u + (SA_LOG2_BELOW_1K((s)-1u) - 7u) * 4u +                    \
                     ((((s)-1u) >> (SA_LOG2_BELOW_1K((s)-1u) - 2u)) & 3u))
 #define SA_CLASS_ROW(i)                                                        \
