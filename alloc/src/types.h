@@ -71,7 +71,7 @@
  * SA_HUGE_CACHE of them, holding at most SA_HUGE_CACHE_BYTES or a quarter
  * of the live huge bytes if more; each is unmapped once it has been unused
  * for SA_HUGE_DECAY_MS. */
-#define SA_HUGE_CACHE 32
+#define SA_HUGE_CACHE 64
 #define SA_HUGE_CACHE_BYTES ((size_t)64 << 20)
 #define SA_HUGE_DECAY_MS 250
 
