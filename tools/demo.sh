@@ -14,10 +14,11 @@
 #    LD_PRELOAD of each segalloc library; checks that the outputs are
 #    identical and prints wall time, CPU time, peak RSS and segalloc's own
 #    statistics (SEGALLOC_STATS=1) for every run.
-# 3. Compiles two small buggy C programs with plain gcc (examples/
+# 3. Compiles three small buggy C programs with plain gcc (examples/
 #    heap_overflow.c: a 1-byte heap overflow; examples/use_after_free.c: a
-#    write after free) and runs each under the debug build, showing the
-#    start of its error report.
+#    write after free; examples/heap_overread.c: a read past the end, run
+#    with SEGALLOC_GUARD=all so that the read itself faults) and runs each
+#    under the debug build, showing the start of its error report.
 #
 # Exits non-zero if a build fails, an output differs, a run fails, or the
 # debug build misses a bug. Generated files go to a temporary directory
@@ -176,10 +177,13 @@ if [[ "${verdict[gcc.glibc]}" == ok ]]; then
 fi
 
 # --- 3. The debug build catches real bugs ---------------------------------
-# show_bug NAME EXPECTED_KIND: compile examples/NAME.c with plain gcc, run it
-# without and then with the debug build, and check the report's first line.
+# show_bug NAME EXPECTED_KIND [NAME=VALUE...]: compile examples/NAME.c with
+# plain gcc, run it without and then with the debug build (and the given
+# options), and check the report's first line.
 show_bug() {
   local name="$1" kind="$2" rc=0
+  shift 2
+  local options=("$@")
   section "Bug demo: examples/$name.c ($kind)"
   "$gcc" -g -O0 -o "$work/$name" "examples/$name.c"
   echo "\$ gcc -g -O0 -o $name examples/$name.c"
@@ -187,11 +191,11 @@ show_bug() {
   "$work/$name" >"$work/$name.plain.out" 2>&1 || rc=$?
   sed 's/^/  /' "$work/$name.plain.out"
   echo "  (exit status $rc: glibc did not notice)"
-  echo "\$ LD_PRELOAD=.../libsegalloc_debug.so ./$name"
+  echo "\$ ${options[*]:+${options[*]} }LD_PRELOAD=.../libsegalloc_debug.so ./$name"
   rc=0
   # In braces with stderr to /dev/null: bash's own "Aborted" notice for the
   # child stays out of the demo's output; the report is in the file.
-  { env LD_PRELOAD="${preload[segalloc-debug]}" "$work/$name" \
+  { env "${options[@]}" LD_PRELOAD="${preload[segalloc-debug]}" "$work/$name" \
     >"$work/$name.debug.out" 2>"$work/$name.debug.err" || rc=$?; } 2>/dev/null
   sed 's/^/  /' "$work/$name.debug.out"
   head -n 20 "$work/$name.debug.err" | sed 's/^/  /'
@@ -209,15 +213,16 @@ show_bug() {
   fi
 }
 # symbolize PROGRAM REPORT: the report gives frames as (module+offset);
-# addr2line turns the first frame in PROGRAM of each backtrace ("allocated
-# by", "freed by", "found by") into function, file and line.
+# addr2line turns the first frame in PROGRAM of each backtrace ("accessed
+# by", "allocated by", "freed by", "found by") into function, file and
+# line.
 symbolize() {
   local prog="$1" report="$2" label="" line off where
   command -v addr2line >/dev/null || return 0
   echo "  where, by addr2line on the report's frames in $(basename "$prog"):"
   while IFS= read -r line; do
     case "$line" in
-      *" allocated by "* | *" freed by "* | *" found by "*)
+      *" accessed by "* | *" allocated by "* | *" freed by "* | *" found by "*)
         label="${line#segalloc: }"
         label="${label%% by *}"
         ;;
@@ -225,8 +230,10 @@ symbolize() {
         [[ -n "$label" ]] || continue
         off="${line##*+}"
         off="${off%)}"
-        # A return address: the call is the instruction before it.
-        where="$(addr2line -f -p -e "$prog" "$(printf '0x%x' $((off - 1)))")"
+        # A return address: the call is the instruction before it; but
+        # frame #0 of an access is the faulting instruction itself.
+        [[ "$label" == accessed && "$line" == *"#0 "* ]] || off=$((off - 1))
+        where="$(addr2line -f -p -e "$prog" "$(printf '0x%x' $((off)))")"
         where="${where% (discriminator *}"
         printf '    %-9s in %s\n' "$label" "${where//$root\//}"
         label=""
@@ -237,12 +244,13 @@ symbolize() {
 
 show_bug heap_overflow heap-buffer-overflow
 show_bug use_after_free use-after-free
+show_bug heap_overread heap-buffer-overflow SEGALLOC_GUARD=all
 
 section "Result"
 if ((${#failures[@]} > 0)); then
   printf 'FAILED: %s\n' "${failures[@]}"
   exit 1
 fi
-echo "demo passed: identical outputs under all three allocators; both bugs caught"
+echo "demo passed: identical outputs under all three allocators; all three bugs caught"
 echo "(libraries: $root/bazel-bin/alloc/libsegalloc.so," \
   "$root/bazel-bin/debug/libsegalloc_debug.so)"
