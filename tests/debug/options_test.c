@@ -2,42 +2,13 @@
  * changes behaviour as documented, and a bad value stops the program with
  * a message rather than passing as the default. Each case runs
  * scenario_main in a fresh process with the environment set. */
+#include "tests/debug/run_scenario.h"
 #include "tests/test_util.h"
 
 #include <stdlib.h>
 
-typedef struct run_s {
-  const char *env; /* "NAME=value", or NULL */
-  const char *scenario;
-} run_t;
-
-static void exec_scenario(void *arg) {
-  const run_t *r = arg;
-  if (r->env != NULL)
-    putenv((char *)r->env);
-  /* stdout too, so that the test sees "survived" and printed values. */
-  dup2(STDERR_FILENO, STDOUT_FILENO);
-  execl("tests/debug/scenario_main", "scenario_main", r->scenario,
-        (char *)NULL);
-  perror("exec tests/debug/scenario_main");
-  _exit(127);
-}
-
 static death_result_t run(const char *env, const char *scenario) {
-  run_t r = {env, scenario};
-  death_result_t out;
-  death_run(exec_scenario, &r, &out);
-  return out;
-}
-
-static void assert_has(const death_result_t *r, const char *text) {
-  cr_assert(strstr(r->output, text) != NULL, "output lacks \"%s\":\n%s", text,
-            r->output);
-}
-
-static void assert_exit(const death_result_t *r, int code) {
-  cr_assert(WIFEXITED(r->status) && WEXITSTATUS(r->status) == code,
-            "expected exit %d, status 0x%x:\n%s", code, r->status, r->output);
+  return run_scenario(scenario, env, NULL);
 }
 
 Test(options, default_is_to_abort) {

@@ -1,9 +1,14 @@
-/* A program for the options test: runs one scenario against the debug
- * build, whose options come from the environment the test sets. */
+/* A program for the options and guard tests: runs one scenario against
+ * the debug build, whose options come from the environment the test sets
+ * (run_scenario.h). */
 #include "segalloc_debug.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void overflow_then_free(void) {
   char *p = segalloc_malloc(10);
@@ -55,6 +60,190 @@ static void leak_one(void) {
   segalloc_malloc(42);
 }
 
+/* ---- guard pages (guard_test) ---- */
+
+static void write_at(char *p, ptrdiff_t at) {
+  ((volatile char *)p)[at] = 1;
+}
+
+static void read_at(const char *p, ptrdiff_t at) {
+  (void)((const volatile char *)p)[at];
+}
+
+static void overflow_write(void) {
+  write_at(segalloc_malloc(13), 16);
+}
+
+static void overflow_read(void) {
+  read_at(segalloc_malloc(13), 20);
+}
+
+/* With SEGALLOC_GUARD_SIDE=left. */
+static void underflow_write(void) {
+  char *p = segalloc_malloc(13);
+  write_at(p, -1);
+  segalloc_free(p); /* with the guard on the right, found here */
+}
+
+static void underflow_read(void) {
+  read_at(segalloc_malloc(100), -4);
+}
+
+static void use_after_free_read(void) {
+  char *p = segalloc_malloc(40);
+  segalloc_free(p);
+  read_at(p, 39);
+}
+
+static void use_after_free_write(void) {
+  char *p = segalloc_malloc(5000);
+  segalloc_free(p);
+  write_at(p, 0);
+}
+
+static void malloc0_read(void) {
+  read_at(segalloc_malloc(0), 0);
+}
+
+static void malloc0_write_after_free(void) {
+  char *p = segalloc_malloc(0);
+  segalloc_free(p);
+  write_at(p, 0);
+}
+
+static void realloc_stale(void) {
+  char *p = segalloc_malloc(8);
+  char *q = segalloc_realloc(p, 1024);
+  if (q == p)
+    printf("realloc did not move\n");
+  write_at(p, 0);
+  /* Without guards the quarantine finds it, here or at exit. */
+  segalloc_flush_quarantine();
+}
+
+/* A huge block whose mapping went back to the OS. */
+static void huge_double_free(void) {
+  char *p = segalloc_malloc(3 << 20);
+  segalloc_free(p);
+  segalloc_flush_quarantine();
+  segalloc_free(p);
+}
+
+/* An address no allocator hands out (volatile: no compiler warning). */
+static char *volatile wild = (char *)16;
+
+static void exit_42(int sig) {
+  (void)sig;
+  _exit(42);
+}
+
+/* A fault in no guarded block goes to the program's own handler. */
+static void foreign_fault_chains(void) {
+  signal(SIGSEGV, exit_42);
+  segalloc_free(segalloc_malloc(10)); /* installs the guard handler */
+  write_at(wild, 0);
+}
+
+/* ... or, with none, kills the process as it would without segalloc. */
+static void foreign_fault_default(void) {
+  segalloc_free(segalloc_malloc(10));
+  write_at(wild, 0);
+}
+
+/* Far more guarded blocks than vm.max_map_count (65530 by default)
+ * allows: canaries take over, said once, and all blocks work. */
+static void many_blocks(void) {
+  enum { N = 40000 };
+  static char *blocks[N];
+  for (int i = 0; i < N; i++) {
+    blocks[i] = segalloc_malloc(24);
+    memset(blocks[i], i, 24);
+  }
+  for (int i = 0; i < N; i++)
+    segalloc_free(blocks[i]);
+  if (segalloc_check_heap() == 0)
+    printf("all blocks fine\n");
+}
+
+/* SEGALLOC_ON_ERROR=report: the access completes and the program goes on. */
+static void overflow_then_continue(void) {
+  char *p = segalloc_malloc(13);
+  read_at(p, 16);
+  write_at(p, 17);
+  segalloc_free(p);
+  printf("continued\n");
+}
+
+typedef struct thread_arg_s {
+  char **slot;
+  int overflow;
+} thread_arg_t;
+
+static void *churn(void *arg) {
+  thread_arg_t *a = arg;
+  if (a->overflow)
+    write_at(*a->slot, 320); /* 299 bytes, 5 of slack, then the guard */
+  for (int i = 0; i < 2000; i++) {
+    char *fresh = segalloc_malloc((size_t)(i % 300));
+    memset(fresh, i, (size_t)(i % 300));
+    segalloc_free(__atomic_exchange_n(a->slot, fresh, __ATOMIC_ACQ_REL));
+  }
+  return NULL;
+}
+
+/* Threads allocate and free each other's guarded blocks; then one
+ * overflows a block, reported on its own alternate stack. */
+static void threads_then_overflow(void) {
+  enum { T = 4 };
+  static char *shared;
+  pthread_t t[T];
+  thread_arg_t args[T];
+  for (int i = 0; i < T; i++) {
+    args[i] = (thread_arg_t){&shared, 0};
+    pthread_create(&t[i], NULL, churn, &args[i]);
+  }
+  for (int i = 0; i < T; i++)
+    pthread_join(t[i], NULL);
+  if (segalloc_check_heap() != 0)
+    return;
+  segalloc_free(shared);
+  shared = segalloc_malloc(299);
+  args[0].overflow = 1;
+  pthread_create(&t[0], NULL, churn, &args[0]);
+  pthread_join(t[0], NULL);
+}
+
+/* A child inherits the guarded blocks, and the handler. */
+static void fork_then_overflow(void) {
+  char *p = segalloc_malloc(13);
+  pid_t pid = fork();
+  if (pid == 0) {
+    segalloc_free(segalloc_malloc(10));
+    write_at(p, 16);
+    _exit(0);
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  segalloc_free(p);
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT)
+    printf("child aborted\n");
+}
+
+static int print_block(void *ptr, size_t size, const void *site, void *ctx) {
+  (void)ptr, (void)site, (void)ctx;
+  printf("walked %zu\n", size);
+  return 0;
+}
+
+/* Guarded blocks are in the heap walk, usable_size and the leak check. */
+static void walk_and_leak(void) {
+  char *p = segalloc_malloc(42);
+  char *q = segalloc_realloc(segalloc_malloc(10), 20000);
+  segalloc_walk_heap(print_block, NULL);
+  printf("usable %zu %zu\n", segalloc_usable_size(p), segalloc_usable_size(q));
+  segalloc_free(q);
+}
+
 int main(int argc, char **argv) {
   static const struct {
     const char *name;
@@ -68,6 +257,23 @@ int main(int argc, char **argv) {
       {"write-after-free", write_after_free},
       {"overflow-32-never-freed", overflow_32_never_freed},
       {"underflow-never-freed", underflow_never_freed},
+      {"overflow-write", overflow_write},
+      {"overflow-read", overflow_read},
+      {"underflow-write", underflow_write},
+      {"underflow-read", underflow_read},
+      {"use-after-free-read", use_after_free_read},
+      {"use-after-free-write", use_after_free_write},
+      {"malloc0-read", malloc0_read},
+      {"malloc0-write-after-free", malloc0_write_after_free},
+      {"realloc-stale", realloc_stale},
+      {"huge-double-free", huge_double_free},
+      {"foreign-fault-chains", foreign_fault_chains},
+      {"foreign-fault-default", foreign_fault_default},
+      {"many-blocks", many_blocks},
+      {"overflow-then-continue", overflow_then_continue},
+      {"threads-then-overflow", threads_then_overflow},
+      {"fork-then-overflow", fork_then_overflow},
+      {"walk-and-leak", walk_and_leak},
   };
   for (size_t i = 0; argc == 2 && i < sizeof(scenarios) / sizeof(*scenarios);
        i++) {
