@@ -78,9 +78,10 @@ static inline unsigned race_last_block_exits(int rounds) {
 
 /* ---- 2: remote frees into full pages ---- */
 /* The owner fills pages (they go to its full list) and hands every block
- * to a thread that frees it: each first free into a full page tells the
- * owner (state NOTIFYING), while the owner keeps allocating, moves pages
- * out of its full list, and at the end exits. */
+ * to a thread that frees it (some after resizing them): each first free
+ * into a full page tells the owner (state NOTIFYING), while the owner
+ * keeps allocating, moves pages out of its full list, and at the end
+ * exits. */
 enum { HANDOFF_BATCH = 4096, HANDOFF_BATCHES = 64 };
 
 typedef struct handoff_s {
@@ -101,7 +102,10 @@ static void *race_handoff_owner(void *arg) {
     }
     for (int i = 0; i < HANDOFF_BATCH; i++) {
       size_t size = 16 + (size_t)((i * 7 + b) % 200);
-      batch[i] = segalloc_malloc(size);
+      /* Some aligned blocks: the owner marks their page while other
+       * blocks of it are freed by the other thread. */
+      batch[i] = i % 64 == 0 ? segalloc_aligned_alloc(64, size)
+                             : segalloc_malloc(size);
       if (batch[i] == NULL)
         atomic_fetch_add(&h->errors, 1);
       else
@@ -133,6 +137,8 @@ static void *race_handoff_freer(void *arg) {
       const unsigned char *p = batch[i];
       if (p != NULL && (p[0] != 0xa5 || p[15] != 0xa5))
         atomic_fetch_add(&h->errors, 1);
+      if (i % 16 == 1) /* resized by a thread that doesn't own it */
+        batch[i] = segalloc_realloc(batch[i], 24);
       segalloc_free(batch[i]);
     }
     segalloc_free(batch);

@@ -15,7 +15,8 @@ static void *alloc_aligned(size_t size, size_t align) {
   uintptr_t aligned = sa_align_up((uintptr_t)block, align);
   if (aligned != (uintptr_t)block) {
     sa_segment_t *seg = sa_segment_of(block);
-    sa_page_of(seg, block)->has_aligned = 1;
+    atomic_store_explicit(&sa_page_of(seg, block)->has_aligned, 1,
+                          memory_order_relaxed);
   }
   return (void *)aligned;
 }

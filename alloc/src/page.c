@@ -21,13 +21,13 @@ static void page_init(sa_segment_t *seg, sa_page_t *page, unsigned cls) {
   page->size_class = (uint8_t)cls;
   page->reserved =
       (uint32_t)((size_t)(_sa_page_end(seg, page) - page->area) / size);
-  page->capacity = 0;
+  atomic_store_explicit(&page->capacity, 0, memory_order_relaxed);
   page->used = 0;
   page->free = NULL;
   page->key = ((uintptr_t)page->area * 0x9e3779b97f4a7c15u) | (uintptr_t)1
                                                                   << 63;
   page->local_free = NULL;
-  page->has_aligned = 0;
+  atomic_store_explicit(&page->has_aligned, 0, memory_order_relaxed);
 }
 
 /* Carves the next untouched blocks into the free list, about an OS page's
@@ -46,7 +46,8 @@ static void page_extend(sa_page_t *page) {
   sa_block_set_next(page, (sa_block_t *)(first + (size_t)(count - 1) * size),
                     page->free);
   page->free = (sa_block_t *)first;
-  page->capacity += count;
+  atomic_store_explicit(&page->capacity, page->capacity + count,
+                        memory_order_relaxed);
 }
 
 static sa_block_t *tf_list(uintptr_t word) {

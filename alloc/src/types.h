@@ -135,7 +135,8 @@ typedef struct sa_page_s {
   uintptr_t key;          /* encodes the links of the page's free lists */
   sa_block_t *local_free; /* owner thread only: free puts here */
   uint32_t used;
-  uint32_t capacity;
+  _Atomic(uint32_t) capacity; /* grown by the owner, read by frees and
+                                 reallocs of aligned blocks anywhere */
   uint32_t reserved;
   uint32_t block_size;
   uint8_t *area;                  /* first block */
@@ -143,9 +144,10 @@ typedef struct sa_page_s {
   struct sa_page_s *next, *prev;  /* class queue or full list */
   uint8_t size_class;
   uint8_t in_use;
-  uint8_t has_aligned; /* may hold interior pointers */
-  uint8_t dirty;       /* released, its memory still resident */
-  uint8_t in_full;     /* owner thread only */
+  _Atomic(uint8_t) has_aligned; /* may hold interior pointers; set by the
+                                   owner, read by frees from any thread */
+  uint8_t dirty;                /* released, its memory still resident */
+  uint8_t in_full;              /* owner thread only */
 } sa_page_t;
 
 /* A segment header sits at the start of its mapping.
