@@ -135,7 +135,7 @@ void *segalloc_pvalloc(size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  size_t rounded = size == 0 ? page : (size + page - 1) & ~(page - 1);
+  size_t rounded = size == 0 ? page : sa_align_up(size, page);
   return alloc_aligned(page, rounded);
 }
 

@@ -72,8 +72,7 @@ static void scan_page(const sa_segment_t *seg, const sa_page_t *page,
   uintptr_t word = atomic_load(&((sa_page_t *)page)->thread_free);
   scan->free_count = scan_list(page, page->free, scan, "free") +
                      scan_list(page, page->local_free, scan, "local free");
-  scan->remote_count = scan_list(
-      page, (sa_block_t *)(word & ~(uintptr_t)SA_TF_MASK), scan, "remote");
+  scan->remote_count = scan_list(page, sa_tf_list(word), scan, "remote");
   if (scan->problems == 0 && page->used + scan->free_count != page->capacity)
     PROBLEM(scan, "page %p: used %u + free %u != capacity %u", (void *)page,
             page->used, scan->free_count, page->capacity);

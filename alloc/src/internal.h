@@ -215,6 +215,11 @@ extern pthread_mutex_t _sa_segments_lock;
 extern sa_segment_t *_sa_all_segments;
 
 /* ---- page.c: page queues and the slow paths ---- */
+/* The list of a page's `thread_free` word (without its state bits). */
+static inline sa_block_t *sa_tf_list(uintptr_t word) {
+  return (sa_block_t *)(word & ~(uintptr_t)SA_TF_MASK);
+}
+
 /* Moves the blocks other threads freed into the page's free list. */
 void _sa_page_collect_remote(sa_page_t *page);
 /* The page's heap is going away: its state goes back to NORMAL (after any

@@ -50,14 +50,10 @@ static void page_extend(sa_page_t *page) {
                         memory_order_relaxed);
 }
 
-static sa_block_t *tf_list(uintptr_t word) {
-  return (sa_block_t *)(word & ~(uintptr_t)SA_TF_MASK);
-}
-
 void _sa_page_collect_remote(sa_page_t *page) {
   uintptr_t word =
       atomic_load_explicit(&page->thread_free, memory_order_relaxed);
-  if (tf_list(word) == NULL)
+  if (sa_tf_list(word) == NULL)
     return;
   /* Only the owner takes the list, so it stays non-empty; the state bits
    * stay as they are. */
@@ -65,7 +61,7 @@ void _sa_page_collect_remote(sa_page_t *page) {
       &page->thread_free, &word, word & SA_TF_MASK, memory_order_acquire,
       memory_order_relaxed))
     ;
-  sa_block_t *list = tf_list(word);
+  sa_block_t *list = sa_tf_list(word);
   sa_assert_internal(page->in_use && page->used <= page->capacity);
   /* More remote frees than blocks in use means a block was freed twice
    * (and the list may now be a cycle): stop rather than loop forever. */
@@ -137,7 +133,7 @@ static bool sweep_full(sa_heap_t *heap) {
     uintptr_t word = atomic_load(&page->thread_free);
     if ((word & SA_TF_MASK) == SA_TF_NOTIFYING) {
       atomic_store(&heap->full_has_remote, true);
-    } else if (tf_list(word) != NULL) {
+    } else if (sa_tf_list(word) != NULL) {
       page_from_full(heap, page);
       moved = true;
     }
@@ -192,7 +188,7 @@ bool _sa_free_remote(sa_segment_t *seg, sa_page_t *page, sa_block_t *block) {
   uintptr_t word =
       atomic_load_explicit(&page->thread_free, memory_order_relaxed);
   for (;;) {
-    if (SA_UNLIKELY(tf_list(word) == block)) {
+    if (SA_UNLIKELY(sa_tf_list(word) == block)) {
       if (notifier) /* production aborts; the debug build may go on */
         while (!atomic_compare_exchange_weak(&page->thread_free, &word,
                                              word & ~(uintptr_t)SA_TF_MASK))
@@ -210,7 +206,7 @@ bool _sa_free_remote(sa_segment_t *seg, sa_page_t *page, sa_block_t *block) {
       if (owner != NULL)
         atomic_store(&owner->full_has_remote, true);
     }
-    sa_block_set_next(page, block, tf_list(word));
+    sa_block_set_next(page, block, sa_tf_list(word));
     uintptr_t state = notifier ? SA_TF_NORMAL : word & SA_TF_MASK;
     if (atomic_compare_exchange_weak_explicit(
             &page->thread_free, &word, (uintptr_t)block | state,
