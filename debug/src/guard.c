@@ -341,9 +341,29 @@ static void chain(int sig, siginfo_t *info, void *context) {
   }
 }
 
+/* A fault in g's guard page may be meant for the block on the guard's
+ * other side (an underflow of the next block, with the guard on the
+ * right): as GWP-ASan, the nearer block is blamed. */
+static sa_dbg_guard_t *nearer_block(sa_dbg_guard_t *g, const uint8_t *addr) {
+  bool left = _sa_dbg_options.guard_left;
+  const uint8_t *guard = left ? g->run : g->run + data_bytes(g);
+  if (addr < guard || addr >= guard + pool.page)
+    return g;
+  sa_dbg_guard_t *other = slot_of(left ? guard - 1 : guard + pool.page);
+  if (other == NULL)
+    return g;
+  const uint8_t *g_end = g->user + g->header.size;
+  const uint8_t *other_end = other->user + other->header.size;
+  size_t to_g = (size_t)(left ? g->user - addr : addr - g_end);
+  size_t to_other = (size_t)(left ? addr - other_end : other->user - addr);
+  return to_other < to_g ? other : g;
+}
+
 static void on_fault(int sig, siginfo_t *info, void *context) {
   const uint8_t *addr = info->si_addr;
   sa_dbg_guard_t *g = info->si_code > 0 ? slot_of(addr) : NULL;
+  if (g != NULL)
+    g = nearer_block(g, addr);
   const sa_dbg_header_t *h = g != NULL ? &g->header : NULL;
   if (h == NULL || (h->state == SA_DBG_LIVE && addr >= g->user &&
                     addr < g->user + h->size)) {

@@ -61,6 +61,12 @@ Test(guard, underflow_with_the_guard_on_the_left) {
   assert_fault(&r, "heap-buffer-underflow", "READ", -4, "100");
 }
 
+Test(guard, underflow_into_a_neighbours_guard_blames_the_nearer_block) {
+  death_result_t r =
+      run_scenario("underflow-into-the-previous-guard", ALL, NULL);
+  assert_fault(&r, "heap-buffer-underflow", "WRITE", -2, "4096");
+}
+
 /* On the right, an underflow into the slack before the block is found at
  * free, as with canaries. */
 Test(guard, underflow_on_the_right_found_by_the_head) {

@@ -89,6 +89,14 @@ static void underflow_read(void) {
   read_at(segalloc_malloc(100), -4);
 }
 
+/* A block that fills its pages exactly: with the guard on the right, the
+ * bytes before it are the previous block's guard page, yet the underflow
+ * is blamed on the nearer block, this one. */
+static void underflow_into_the_previous_guard(void) {
+  segalloc_malloc(100);
+  write_at(segalloc_malloc(4096), -2);
+}
+
 static void use_after_free_read(void) {
   char *p = segalloc_malloc(40);
   segalloc_free(p);
@@ -261,6 +269,7 @@ int main(int argc, char **argv) {
       {"overflow-read", overflow_read},
       {"underflow-write", underflow_write},
       {"underflow-read", underflow_read},
+      {"underflow-into-the-previous-guard", underflow_into_the_previous_guard},
       {"use-after-free-read", use_after_free_read},
       {"use-after-free-write", use_after_free_write},
       {"malloc0-read", malloc0_read},
