@@ -80,6 +80,9 @@ static void scan_page(const sa_segment_t *seg, const sa_page_t *page,
       ((word & SA_TF_MASK) == SA_TF_FULL && !page->in_full))
     PROBLEM(scan, "page %p: state %u, in full list %u", (void *)page,
             (unsigned)(word & SA_TF_MASK), page->in_full);
+  if (scan->problems == 0 && scan->remote_count != sa_tf_count(word))
+    PROBLEM(scan, "page %p: %u remote frees, the count says %u", (void *)page,
+            scan->remote_count, sa_tf_count(word));
   if (scan->problems == 0 && scan->remote_count > page->used)
     PROBLEM(scan, "page %p: %u remote frees but only %u used", (void *)page,
             scan->remote_count, page->used);

@@ -215,9 +215,14 @@ extern pthread_mutex_t _sa_segments_lock;
 extern sa_segment_t *_sa_all_segments;
 
 /* ---- page.c: page queues and the slow paths ---- */
-/* The list of a page's `thread_free` word (without its state bits). */
+/* The list of a page's `thread_free` word, and its length. */
 static inline sa_block_t *sa_tf_list(uintptr_t word) {
-  return (sa_block_t *)(word & ~(uintptr_t)SA_TF_MASK);
+  return (sa_block_t *)(word & (((uintptr_t)1 << SA_TF_COUNT_SHIFT) - 1) &
+                        ~(uintptr_t)SA_TF_MASK);
+}
+
+static inline uint32_t sa_tf_count(uintptr_t word) {
+  return (uint32_t)(word >> SA_TF_COUNT_SHIFT);
 }
 
 /* Moves the blocks other threads freed into the page's free list. */

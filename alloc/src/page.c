@@ -62,22 +62,26 @@ void _sa_page_collect_remote(sa_page_t *page) {
       memory_order_relaxed))
     ;
   sa_block_t *list = sa_tf_list(word);
+  uint32_t count = sa_tf_count(word);
   sa_assert_internal(page->in_use && page->used <= page->capacity);
-  /* More remote frees than blocks in use means a block was freed twice
-   * (and the list may now be a cycle): stop rather than loop forever. */
-  uint32_t count = 1;
-  sa_block_t *tail = list;
-  while (sa_block_next(page, tail) != NULL && count <= page->used) {
-    tail = sa_block_next(page, tail);
-    count++;
+  if (SA_UNLIKELY(count > page->used)) {
+    _sa_error(SA_ERR_DOUBLE_FREE, list, "freed twice from another thread");
+    return; /* if the error returns, leak them */
   }
-  if (count > page->used) {
-    _sa_error(SA_ERR_DOUBLE_FREE, tail, "freed twice from another thread");
-    count = page->used; /* if the error returns, leak what is left */
-  }
-  sa_block_set_next(page, tail, page->free);
-  page->free = list;
   page->used -= count;
+  /* Where a list fits without a walk to its tail: the malloc slow path
+   * has just emptied local_free into free. */
+  if (page->free == NULL) {
+    page->free = list;
+  } else if (page->local_free == NULL) {
+    page->local_free = list;
+  } else {
+    sa_block_t *tail = list;
+    for (uint32_t i = 1; i < count; i++)
+      tail = sa_block_next(page, tail);
+    sa_block_set_next(page, tail, page->free);
+    page->free = list;
+  }
 }
 
 /* Makes `free` non-empty if the page has any block left; false if not. */
@@ -208,8 +212,9 @@ bool _sa_free_remote(sa_segment_t *seg, sa_page_t *page, sa_block_t *block) {
     }
     sa_block_set_next(page, block, sa_tf_list(word));
     uintptr_t state = notifier ? SA_TF_NORMAL : word & SA_TF_MASK;
+    uintptr_t count = (uintptr_t)(sa_tf_count(word) + 1) << SA_TF_COUNT_SHIFT;
     if (atomic_compare_exchange_weak_explicit(
-            &page->thread_free, &word, (uintptr_t)block | state,
+            &page->thread_free, &word, count | (uintptr_t)block | state,
             memory_order_release, memory_order_relaxed))
       return true;
   }

@@ -114,6 +114,10 @@ struct sa_heap_s;
   2u /* a remote free is telling the owner (before it                          \
         publishes its block, so the page is alive) */
 #define SA_TF_MASK 3u
+/* The word's top bits count the blocks on its list (user addresses are
+ * below 2^47, as the segment map assumes), so the owner takes the list and
+ * its length in one exchange and never walks it. */
+#define SA_TF_COUNT_SHIFT 47
 
 /* A page: blocks of one size class. Its free blocks are sharded (as
  * mimalloc's): malloc pops `free`, a local free pushes `local_free`, other
@@ -140,7 +144,7 @@ typedef struct sa_page_s {
   uint32_t reserved;
   uint32_t block_size;
   uint8_t *area;                  /* first block */
-  _Atomic(uintptr_t) thread_free; /* list pushed by others | SA_TF_ state */
+  _Atomic(uintptr_t) thread_free; /* count | list pushed by others | state */
   struct sa_page_s *next, *prev;  /* class queue or full list */
   uint8_t size_class;
   uint8_t in_use;
