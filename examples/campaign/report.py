@@ -39,9 +39,11 @@ def cell_time(runs, cap):
              float("inf") for r in runs]
     med = statistics.median(times)
     each = " ".join("%.1f" % t if t != float("inf") else "-" for t in times)
+    found = sum(t != float("inf") for t in times)
+    if found == 0:
+        return None, "not found (%ds)" % cap
     if med == float("inf"):
-        text = "not found (%ds)" % cap
-        return None, text
+        return None, "%d of %d runs (%s)" % (found, len(times), each)
     text = "%.1f" % med + (" (%s)" % each if len(times) > 1 else "")
     return med, text
 
@@ -84,7 +86,7 @@ def main():
                     out.append("Note: %s\n" % line.strip())
     out.append("| target | " + " | ".join(configs) + " |")
     out.append("|---" * (len(configs) + 1) + "|")
-    medians = {}
+    medians, found = {}, {}
     for t in targets:
         line = [t]
         for c in configs:
@@ -94,6 +96,7 @@ def main():
                 continue
             med, text = cell_time(runs, a.cap)
             medians[(t, c)] = med
+            found[(t, c)] = any(r["planted_ok"] == "1" for r in runs)
             kinds = sorted({r["kind"] for r in runs if r["found"] == "1"})
             if kinds:
                 text += " " + "/".join(kinds)
@@ -103,9 +106,10 @@ def main():
             line.append(text)
         out.append("| " + " | ".join(line) + " |")
     out.append("")
-    out.append("Found (of %d targets): " % len(targets) + ", ".join(
-        "%s %d" % (c, sum(1 for t in targets if medians.get((t, c)))) for c in
-        configs) + ".\n")
+    out.append("Planted bugs found in at least one run (of %d): " %
+               len(targets) + ", ".join(
+                   "%s %d" % (c, sum(found.get((t, c), False) for t in targets))
+                   for c in configs) + ".\n")
     cost = load(a.cost)
     out.append("Cost per configuration. CPU time per input and peak RSS: one "
                "process of each target runs the same 4000 inputs (from the "

@@ -195,7 +195,7 @@ for t in $TARGETS; do
         "$run" "$secs" "$found" "$planted" "$planted_ok" "$kind" "$execs" \
         "$rss" >>"$tsv"
       say "$t $config run $run: ${secs}s found=$found planted=$planted kind=$kind execs/s=$execs rss=${rss}MB"
-      [[ $found == 0 ]] && break # reached the cap: not repeated
+      [[ $found == 0 && $run == 1 ]] && break # reached the cap: not repeated
     done
     result $((1 - cell_ok)) "campaign $t $config (the planted bug, in ${CAP} s)"
   done
