@@ -154,7 +154,7 @@ def chart(a, targets, configs, medians, cpu):
         xs = [j + i * width for j in range(len(targets))]
         ys = [medians.get((t, c)) or a.cap * 1.5 for t in targets]
         hatch = ["//" if medians.get((t, c)) is None else "" for t in targets]
-        bars = ax.bar(xs, ys, width, label=c)
+        bars = ax.bar(xs, ys, width, color="C%d" % i)
         for b, h in zip(bars, hatch):
             if h:
                 b.set_hatch(h)
@@ -164,7 +164,10 @@ def chart(a, targets, configs, medians, cpu):
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(targets))])
     ax.set_xticklabels(targets, rotation=20)
     ax.set_ylabel("seconds to first crash (median; hatched: not found)")
-    ax.legend(fontsize=8)
+    # Plain patches: the first bar of a column may be hatched.
+    from matplotlib.patches import Patch
+    ax.legend(handles=[Patch(color="C%d" % i, label=c)
+                       for i, c in enumerate(configs)], fontsize=8)
     ax.set_title("Time to find the planted bug (cap %d s)" % a.cap)
     bx.bar(configs, [cpu[c] for c in configs],
            color=["C%d" % i for i in range(len(configs))])

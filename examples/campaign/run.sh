@@ -212,11 +212,13 @@ cost() {
   rm -rf "$dir"
   mkdir -p "$dir"
   for f in "$OUT/runs/$t-afl-1"/sync/default/queue/id*; do
-    [[ -f $f ]] && timeout 10 "$OUT/bin/$t.afl-asan" "$f" >/dev/null 2>&1 &&
+    # In a subshell: its "Aborted" goes to /dev/null too.
+    [[ -f $f ]] && (timeout 10 "$OUT/bin/$t.afl-asan" "$f") >/dev/null 2>&1 &&
       echo "$f"
   done >"$dir/ok"
   [[ -s $dir/ok ]] || echo "$HERE/inputs/$t.good" >"$dir/ok"
-  while [[ $(wc -l <"$dir/list" 2>/dev/null || echo 0) -lt 4000 ]]; do
+  : >"$dir/list"
+  while [[ $(wc -l <"$dir/list") -lt 4000 ]]; do
     cat "$dir/ok" >>"$dir/list"
   done
   head -4000 "$dir/list" >"$dir/inputs"
