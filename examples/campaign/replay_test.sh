@@ -10,6 +10,9 @@ bin_dir=$(dirname "$1")
 inputs=$bin_dir/inputs
 export SF_REPEAT=1 # one process, no fork: the crash is the process's own
 export ASAN_OPTIONS=detect_leaks=0:symbolize=0
+# No guard pages: the default samples blocks at random, and a guarded
+# block turns the reads below into reports.
+export SEGALLOC_GUARD=off
 
 # target: ASan's kind; the debug build's first report line's kind, or
 # "SIGSEGV" (a crash on the poison, no report) or "none" (not found: a
