@@ -106,6 +106,8 @@ void *_sa_os_remap_aligned(void *old, size_t old_size, size_t new_size,
                            size_t align);
 /* Gives the pages back to the OS, keeping the range mapped and zeroed. */
 void _sa_os_purge(void *addr, size_t size);
+/* Asks for transparent huge pages where the kernel leaves it to us. */
+void _sa_os_prefer_huge_pages(void *addr, size_t size);
 /* Reserves `size` bytes (a multiple of the OS page) of address space,
  * zeroed and readable/writable if `access`, else inaccessible; NULL when
  * refused. Not counted as mapped memory. */

@@ -150,6 +150,12 @@ void _sa_os_purge(void *addr, size_t size) {
   errno = saved;
 }
 
+void _sa_os_prefer_huge_pages(void *addr, size_t size) {
+  int saved = errno;
+  madvise(addr, size, MADV_HUGEPAGE);
+  errno = saved;
+}
+
 uint64_t _sa_os_now_ms(void) {
   struct timespec now; /* the coarse clock: read in the vDSO, no syscall */
   clock_gettime(CLOCK_MONOTONIC_COARSE, &now);

@@ -101,8 +101,16 @@ static sa_segment_t *segment_new(sa_heap_t *heap, sa_segment_kind_t kind) {
   if (sa_cache_count > 0)
     seg = sa_cache[--sa_cache_count];
   pthread_mutex_unlock(&_sa_segments_lock);
-  if (seg == NULL)
+  if (seg == NULL) {
     seg = _sa_segment_map_memory(SA_SEGMENT_SIZE, SA_SEGMENT_SIZE);
+#if SEGALLOC_DEBUG
+    /* A debug block is a header and footer larger, and each thread keeps
+     * megabytes of freed blocks in quarantine: on 4 KiB pages the debug
+     * build spends much of its time in TLB misses. */
+    if (seg != NULL)
+      _sa_os_prefer_huge_pages(seg, SA_SEGMENT_SIZE);
+#endif
+  }
   if (seg == NULL)
     return NULL;
   static const uint32_t page_shift[SA_PAGE_KINDS] = {
