@@ -18,6 +18,7 @@
 #include <ucontext.h>
 
 #define POOL_BYTES ((size_t)64 << 30) /* address space, never memory */
+#define MIN_POOL_BYTES ((size_t)64 << 20)
 #define MAX_SLOTS ((size_t)1 << 18)
 #define MAX_BLOCK ((size_t)256 << 20) /* larger blocks get canaries */
 /* Freed runs kept inaccessible: at most this many, and pages. */
@@ -46,7 +47,7 @@ static struct {
   size_t pages, bumped;         /* pool pages, pages ever given to a slot */
   _Atomic(uint32_t) *page_slot; /* per pool page: slot index + 1, 0 none */
   sa_dbg_guard_t *slots;
-  uint32_t slot_count;
+  uint32_t slot_count, max_slots;
   uint32_t free_runs[EXACT_RUNS + 1]; /* heads: slot index + 1 */
   uint32_t *ring; /* quarantined slot indexes, oldest at ring_head */
   size_t ring_head, ring_len, ring_pages;
@@ -115,18 +116,39 @@ uint8_t *_sa_dbg_guard_end(const sa_dbg_header_t *h) {
 static void on_fault(int sig, siginfo_t *info, void *context);
 
 /* Once, under the lock: the address space, the tables, the handler. */
+/* One reservation: the tables, then the pool. */
+static bool pool_reserve(size_t bytes) {
+  size_t pages = bytes / pool.page;
+  size_t slots = pages / 2 < MAX_SLOTS ? pages / 2 : MAX_SLOTS;
+  size_t page_slot_bytes = pages * sizeof(*pool.page_slot);
+  size_t slot_bytes = slots * sizeof(*pool.slots);
+  size_t ring_bytes = QUARANTINE_RUNS * sizeof(*pool.ring);
+  size_t tables = (page_slot_bytes + slot_bytes + ring_bytes + pool.page - 1) &
+                  ~(pool.page - 1);
+  uint8_t *area = _sa_os_reserve(tables + bytes, false);
+  if (area == NULL)
+    return false;
+  if (!_sa_os_protect(area, tables, true))
+    return false; /* the area stays reserved: address space, no memory */
+  pool.page_slot = (void *)area;
+  pool.slots = (void *)(area + page_slot_bytes);
+  pool.ring = (void *)(area + page_slot_bytes + slot_bytes);
+  pool.pages = pages;
+  pool.max_slots = (uint32_t)slots;
+  _sa_dbg_guard_pool = area + tables;
+  return true;
+}
+
 static bool pool_setup(void) {
   pool.tried = true;
   pool.page = _sa_os_page_size();
   pool.page_shift = (size_t)__builtin_ctzl(pool.page);
-  pool.pages = POOL_BYTES / pool.page;
-  uint8_t *base = _sa_os_reserve(POOL_BYTES, false);
-  pool.page_slot = _sa_os_reserve(pool.pages * sizeof(*pool.page_slot), true);
-  pool.slots = _sa_os_reserve(MAX_SLOTS * sizeof(*pool.slots), true);
-  pool.ring = _sa_os_reserve(QUARANTINE_RUNS * sizeof(*pool.ring), true);
-  if (base == NULL || pool.page_slot == NULL || pool.slots == NULL ||
-      pool.ring == NULL)
-    return false;
+  /* Less address space if the process may not have that much (ulimit
+   * -v). */
+  size_t bytes = POOL_BYTES;
+  while (!pool_reserve(bytes))
+    if ((bytes /= 4) < MIN_POOL_BYTES)
+      return false;
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));
   sa.sa_sigaction = on_fault;
@@ -140,8 +162,7 @@ static bool pool_setup(void) {
   pool.max_live = maps > 2 * MAP_HEADROOM ? (maps - MAP_HEADROOM) / 2
                   : maps != 0             ? maps / 4
                                           : SIZE_MAX;
-  _sa_dbg_guard_pool = base;
-  atomic_store(&_sa_dbg_guard_bytes, POOL_BYTES);
+  atomic_store(&_sa_dbg_guard_bytes, bytes);
   return true;
 }
 
@@ -166,7 +187,7 @@ static sa_dbg_guard_t *slot_take(size_t run_pages) {
     }
     link = &g->next;
   }
-  if (pool.slot_count == MAX_SLOTS || pool.pages - pool.bumped < run_pages)
+  if (pool.slot_count == pool.max_slots || pool.pages - pool.bumped < run_pages)
     return NULL;
   sa_dbg_guard_t *g = &pool.slots[pool.slot_count++];
   g->run = _sa_dbg_guard_pool + pool.bumped * pool.page;
