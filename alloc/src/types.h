@@ -129,7 +129,8 @@ struct sa_heap_s;
  *    handed out at least once, the rest are untouched.
  *  - used + |free| + |local_free| == capacity, the lists holding distinct
  *    blocks among the first `capacity`; |thread_free| <= used (remote frees
- *    count as used until the owner collects them).
+ *    count as used until the owner collects them), and equals the count in
+ *    the word's top bits.
  *  - in_full == 1 exactly when the page is in its heap's full list rather
  *    than the queue of its class; then its state is FULL or NOTIFYING.
  *    used == 0 implies state NORMAL (a notifier holds an unpublished block).
