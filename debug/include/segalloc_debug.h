@@ -54,7 +54,10 @@ SEGALLOC_API size_t segalloc_error_count(void);
 
 /* Visits every live block: user pointer, requested size, allocation site
  * (the return address of the allocating call). Stops early when the
- * callback returns non-zero; returns the number of blocks visited. */
+ * callback returns non-zero; returns the number of blocks visited. It
+ * walks one thread's blocks at a time: a block live throughout is visited
+ * once; one that other threads allocate or free meanwhile may or may not
+ * be. */
 typedef int (*segalloc_block_visitor_t)(void *ptr, size_t size,
                                         const void *alloc_site, void *ctx);
 SEGALLOC_API size_t segalloc_walk_heap(segalloc_block_visitor_t visit,

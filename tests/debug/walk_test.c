@@ -195,12 +195,14 @@ Test(walk, leak_check_lists_every_live_block) {
 
 static _Atomic(void *) shared[SLOTS];
 static _Atomic bool stop;
+static atomic_size_t mallocs_started;
 
 static void *churn(void *arg) {
   rng_t rng = rng_new((uint64_t)(uintptr_t)arg);
   while (!atomic_load(&stop)) {
     size_t i = rng_below(&rng, SLOTS);
     size_t size = rng_size(&rng, 0);
+    atomic_fetch_add(&mallocs_started, 1);
     void *fresh = segalloc_malloc(size);
     cr_assert_not_null(fresh);
     memset(fresh, (int)i, size);
@@ -210,16 +212,35 @@ static void *churn(void *arg) {
   return NULL;
 }
 
+/* The walk visits one thread's table at a time, so it is no snapshot: a
+ * block seen in one table may be freed and replaced by a block in a table
+ * visited later. So the bound on the count is the blocks live when the
+ * walk starts (at most one in flight per thread beside the slots and the
+ * pinned ones) plus those allocated during the walk; the pinned blocks,
+ * live throughout, are each visited exactly once. */
 Test(walk, concurrent_with_allocating_threads, .timeout = 60) {
+  static visit_t v;
+  memset(&v, 0, sizeof(v));
+  rng_t rng = rng_new(11);
+  for (int i = 0; i < BLOCKS; i++) {
+    v.sizes[i] = rng_size(&rng, 3);
+    v.ptrs[i] = segalloc_malloc(v.sizes[i]); /* one call site for all */
+  }
   pthread_t threads[THREADS];
   atomic_store(&stop, false);
   for (uintptr_t t = 0; t < THREADS; t++)
     cr_assert_eq(pthread_create(&threads[t], NULL, churn, (void *)(t + 1)), 0);
   for (int round = 0; round < 200; round++) {
     cr_assert_eq(segalloc_check_heap(), 0);
-    size_t n = 0;
-    segalloc_walk_heap(count_block, &n);
-    cr_assert_leq(n, SLOTS + THREADS);
+    memset(v.seen, 0, sizeof(v.seen));
+    v.others = 0;
+    size_t before = atomic_load(&mallocs_started);
+    size_t n = segalloc_walk_heap(match, &v);
+    size_t during = atomic_load(&mallocs_started) - before;
+    for (int i = 0; i < BLOCKS; i++)
+      cr_assert(v.seen[i], "pinned block %d (%p) not visited", i, v.ptrs[i]);
+    cr_assert_eq(n, BLOCKS + v.others);
+    cr_assert_leq(v.others, SLOTS + THREADS + during);
     if (round % 50 == 0)
       segalloc_flush_quarantine();
   }
@@ -228,6 +249,8 @@ Test(walk, concurrent_with_allocating_threads, .timeout = 60) {
     pthread_join(threads[t], NULL);
   for (int i = 0; i < SLOTS; i++)
     segalloc_free(atomic_exchange(&shared[i], NULL));
+  for (int i = 0; i < BLOCKS; i++)
+    segalloc_free(v.ptrs[i]);
   cr_assert_eq(captured.count, 0, "false report: %s at %p",
                segalloc_error_kind_name(captured.errors[0].kind),
                captured.errors[0].address);
