@@ -41,6 +41,10 @@ CF=($CFLAGS)
 ENGINE=($LIB_FUZZING_ENGINE)
 # shellcheck disable=SC2206
 SA=(-DSEGALLOC_FUZZ_BUILD $SEGALLOC_CFLAGS)
+# libFuzzer's coverage skips the allocator's byte and list loops
+# (fuzz/coverage_ignore.txt says why).
+[[ " ${CF[*]} " == *" -fsanitize=fuzzer-no-link "* ]] &&
+  SA+=(-fsanitize-coverage-ignorelist="$ROOT/fuzz/coverage_ignore.txt")
 
 OBJ=$(mktemp -d)
 trap 'rm -rf "$OBJ"' EXIT
@@ -116,7 +120,10 @@ fi
 link() {
   local target=$1 lib=$2 extra=()
   [[ $lib == debug ]] && extra=("$OBJ/harness/sf_debug.o")
-  compile "t_$target" -Wall -Wextra "$ROOT/fuzz/$target.c"
+  # fuzz_misuse reaches into the debug build (debug/src/debug.h).
+  local own=()
+  [[ $target == fuzz_misuse ]] && own=(-DSEGALLOC_DEBUG=1 -I"$ROOT/debug/src")
+  compile "t_$target" -Wall -Wextra "${own[@]}" "$ROOT/fuzz/$target.c"
   "$CC" "${CF[@]}" "$OBJ/t_$target/$target.o" "$OBJ"/harness/sf_ops.o \
     "$OBJ"/harness/sf_sizes.o "$OBJ"/harness/sf_model.o "${extra[@]}" \
     "$OBJ/$lib"/*.o "${ENGINE[@]}" -lpthread -o "$OUT/$target"

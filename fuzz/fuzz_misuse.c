@@ -1,7 +1,8 @@
 /* Target 3: misuse detection of the debug build.
  *
  * The ops run as in fuzz_debug.c until the first MISUSE op that finds a
- * live block in its slot. That op commits one heap error on the block,
+ * live block in its slot. That op commits one heap error on the block
+ * (or on a new guarded block of its size: fuzz/README.md lists them all),
  * makes the debug build look (free, then flush the quarantine), and checks
  * that the first report names exactly that kind of error. Nothing else runs
  * afterwards: the remaining blocks are freed and the handler restored.
@@ -9,6 +10,12 @@
  * Findings: a report before the misuse (false positive), no report after
  * it (missed error), or a report of the wrong kind or block. */
 #include "sf_debug.h"
+
+/* The debug build's internals: forcing a guard on one block, the guard
+ * run's bounds, and the range check behind the checked memcpy/memset
+ * (checked.c, which exports memcpy itself and so stays out of fuzz builds:
+ * it would replace the sanitizer's). */
+#include "debug.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,6 +34,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * leaves the quarantine as soon as it enters: its memory may be reused or
  * unmapped at once. */
 #define SF_QUARANTINE (((size_t)4 << 20) - 4096)
+
+/* A new block of `size` bytes with a guard page, whatever SEGALLOC_GUARD
+ * says (one allocation with guard_every = 1); NULL when the debug build
+ * gives it canaries instead (too large, pool full, kernel limits). */
+static unsigned char *guarded_block(size_t size) {
+  uint32_t every = _sa_dbg_options.guard_every;
+  _sa_dbg_options.guard_every = 1;
+  unsigned char *p = segalloc_malloc(size);
+  _sa_dbg_options.guard_every = every;
+  if (p != NULL && !sa_dbg_in_guard_pool(p)) {
+    segalloc_free(p);
+    p = NULL;
+  }
+  return p;
+}
+
+/* A read or write of one byte that the compiler must make. */
+static void touch(unsigned char *p, int write) {
+  if (write)
+    *(volatile unsigned char *)p ^= 0xff;
+  else
+    (void)*(volatile unsigned char *)p;
+}
 
 typedef struct misuse_ctx_s {
   sf_reports_t reports;
@@ -110,15 +140,91 @@ static void misuse(sf_model_t *m, const sf_op_t *op, size_t index) {
     segalloc_free(stack_buf + 16 * (op->arg % 4));
     p = NULL; /* no block to name */
     break;
-  default: /* SF_MISUSE_WRITE_AFTER_FREE */
+  case SF_MISUSE_WRITE_AFTER_FREE: {
     if (size == 0 || size > SF_QUARANTINE)
       return; /* nothing to write to, or no promise: not injected */
+    /* Any byte the poison covers: the whole block, or within
+     * SA_DBG_FILL_EDGE of either end of a big one. Bit 0 picks the end,
+     * so arg 1 is the last byte. */
+    size_t edge = size <= 2 * SA_DBG_FILL_EDGE ? size : SA_DBG_FILL_EDGE;
+    size_t d = (op->arg >> 1) % edge;
     what = "write after free";
     want = SEGALLOC_ERR_USE_AFTER_FREE;
     sf_forget(m, op->slot);
     segalloc_free(p);
-    p[op->arg % size] ^= 0xff;
+    p[op->arg & 1 ? size - 1 - d : d] ^= 0xff;
     break;
+  }
+  case SF_MISUSE_GUARD_OVERFLOW: {
+    /* A read or write (bit 0) at any distance past the requested end of a
+     * guarded block: its footer (slack up to the page end; writes only, a
+     * read there is not seen) or the first half of its guard page (past
+     * that, the next run's block may be the nearer one and is blamed). */
+    p = guarded_block(size);
+    if (p == NULL)
+      return;
+    int write = op->arg & 1;
+    size_t footer =
+        (size_t)(_sa_dbg_guard_end(_sa_dbg_guard_header_of(p)) - (p + size));
+    size_t past = (op->arg >> 1) % (footer + sf_sizes()->page / 2 - 16);
+    if (!write && past < footer)
+      past += footer;
+    what = write ? "guard overflow write" : "guard overflow read";
+    want = SEGALLOC_ERR_HEAP_BUFFER_OVERFLOW;
+    touch(p + size + past, write); /* a fault, or footer damage at free */
+    segalloc_free(p);
+    break;
+  }
+  case SF_MISUSE_GUARD_AFTER_FREE: {
+    /* A read or write (bit 0) of any byte of a freed guarded block; a
+     * zero-size block has one byte to miss, its start. */
+    p = guarded_block(size);
+    if (p == NULL)
+      return;
+    int write = op->arg & 1;
+    what = write ? "guard write after free" : "guard read after free";
+    want = SEGALLOC_ERR_USE_AFTER_FREE;
+    segalloc_free(p);
+    touch(p + (op->arg >> 1) % (size ? size : 1), write);
+    break;
+  }
+  default: { /* SF_MISUSE_RANGE */
+    /* What the checked memcpy/memset (checked.c) ask before touching a
+     * byte: a range (read or write, bit 0) that runs 1-64 bytes past the
+     * end, starts 1-8 bytes before the start, or lies in the freed block
+     * (bits 1-2). */
+    int write = op->arg & 1;
+    const char *fn = write ? "memset" : "memcpy";
+    unsigned from = op->arg >> 3;
+    switch ((op->arg >> 1) & 3) {
+    case 0: {
+      what = "range overflow";
+      want = SEGALLOC_ERR_HEAP_BUFFER_OVERFLOW;
+      size_t off = from % (size + 1);
+      _sa_dbg_check_range(p + off, size - off + 1 + (from >> 4) % 64, write, fn,
+                          __builtin_frame_address(0));
+      break;
+    }
+    case 1:
+      what = "range underflow";
+      want = SEGALLOC_ERR_HEAP_BUFFER_UNDERFLOW;
+      _sa_dbg_check_range(p - 1 - from % 8, 1 + from % 8 + size, write, fn,
+                          __builtin_frame_address(0));
+      break;
+    default:
+      if (size == 0 || size > SF_QUARANTINE)
+        return;
+      what = "range after free";
+      want = SEGALLOC_ERR_USE_AFTER_FREE;
+      sf_forget(m, op->slot);
+      segalloc_free(p);
+      size_t off = from % size;
+      _sa_dbg_check_range(p + off, 1 + (from >> 4) % (size - off), write, fn,
+                          __builtin_frame_address(0));
+      break;
+    }
+    break;
+  }
   }
   /* The debug build may check at free or when the block leaves the
    * quarantine; give it both chances. */

@@ -20,7 +20,7 @@ MALLOC, CALLOC, REALLOC, FREE, ALIGNED, USABLE, CHECK, REALLOCARRAY, MISUSE = \
     range(9)
 POSIX_MEMALIGN, ALIGNED_ALLOC, MEMALIGN, VALLOC, PVALLOC = range(5)
 OVERFLOW, UNDERFLOW, DOUBLE_FREE, INTERIOR_FREE, INVALID_FREE, \
-    WRITE_AFTER_FREE = range(6)
+    WRITE_AFTER_FREE, GUARD_OVERFLOW, GUARD_AFTER_FREE, RANGE = range(9)
 NUM_CLASS_BOUNDS = 64  # every class and the first huge sizes; the index wraps
 
 
@@ -115,7 +115,7 @@ def check():
 
 
 def misuse(kind, s, arg=0):
-    return op(MISUSE, kind) + slot(s) + bytes([arg])
+    return op(MISUSE, kind) + slot(s) + arg.to_bytes(2, "little")
 
 
 def program(*ops, threads=0):
@@ -219,6 +219,32 @@ def misuse_seeds():
         misuse(OVERFLOW, 0, 0))
     seeds["misuse_uaf_calloc"] = program(
         calloc(0, 4, tiny(12)), misuse(WRITE_AFTER_FREE, 0, 7))
+    # Write after free: first and last byte, both 4 KiB edges of a block
+    # over 8 KiB (bit 0 of arg: from the end; arg >> 1: the distance).
+    for size_name, size in (("tiny", tiny(24)), ("large", near_threshold(4)),
+                            ("64k", u22(65536))):
+        for arg, where in ((0, "first"), (1, "last"), (2 * 4095, "head_end"),
+                           (2 * 4095 + 1, "tail_start")):
+            seeds["misuse_uaf_%s_%s" % (size_name, where)] = program(
+                malloc(0, size), misuse(WRITE_AFTER_FREE, 0, arg))
+    # Guarded blocks: reads and writes just past the end, into the guard
+    # page, after free; a zero-size block.
+    for size_name, size in (("tiny", tiny(24)), ("zero", tiny(0)),
+                            ("page", u16(4096)), ("64k", u22(65536))):
+        for arg, where in ((0, "read_1"), (1, "write_1"), (2 * 100, "read_100"),
+                           (2 * 1000 + 1, "write_1000")):
+            seeds["misuse_guard_overflow_%s_%s" % (size_name, where)] = \
+                program(malloc(0, size), misuse(GUARD_OVERFLOW, 0, arg))
+            seeds["misuse_guard_uaf_%s_%s" % (size_name, where)] = program(
+                malloc(0, size), misuse(GUARD_AFTER_FREE, 0, arg))
+    # Range checks of memcpy (read) / memset (write): arg bit 0 write,
+    # bits 1-2 overflow / underflow / after free, bits 3+ offset and length.
+    for mode, name in ((0, "overflow"), (1, "underflow"), (2, "uaf")):
+        for write in (0, 1):
+            seeds["misuse_range_%s_%s" % (name, "memset" if write else
+                                          "memcpy")] = program(
+                malloc(0, tiny(40)),
+                misuse(RANGE, 0, write | mode << 1 | (5 << 3)))
     seeds["misuse_empty_slot_is_noop"] = program(
         misuse(DOUBLE_FREE, 9), malloc(0, tiny(8)), check())
     return seeds

@@ -160,6 +160,7 @@ void sf_decode(const uint8_t *data, size_t size, sf_program_t *out) {
     case SF_OP_MISUSE:
       op.slot = byte(&r) % SF_SLOTS;
       op.arg = byte(&r);
+      op.arg |= byte(&r) << 8;
       break;
     default: /* SF_OP_CHECK: no arguments */
       break;

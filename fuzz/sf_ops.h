@@ -20,6 +20,7 @@
  *   MISUSE        slot arg            variant % SF_MISUSE_COUNT (misuse
  *                                     target only; a no-op elsewhere)
  *
+ *   arg   := 2 bytes, little endian (what the misuse targets)
  *   slot  := 1 byte % SF_SLOTS
  *   count := 1 byte: 0xff -> SIZE_MAX, 0xfe -> just overflows count*size,
  *            else byte % 17
@@ -76,6 +77,9 @@ typedef enum sf_misuse_e {
   SF_MISUSE_INTERIOR_FREE,    /* free(p + off) */
   SF_MISUSE_INVALID_FREE,     /* free of memory that is not the heap's */
   SF_MISUSE_WRITE_AFTER_FREE, /* free, write, flush the quarantine */
+  SF_MISUSE_GUARD_OVERFLOW,   /* guarded block: access past its end */
+  SF_MISUSE_GUARD_AFTER_FREE, /* guarded block: access after free */
+  SF_MISUSE_RANGE,            /* memcpy/memset range check out of a block */
   SF_MISUSE_COUNT
 } sf_misuse_t;
 
@@ -86,7 +90,7 @@ typedef struct sf_op_s {
   size_t size;
   size_t count;  /* CALLOC, REALLOCARRAY */
   size_t align;  /* ALIGNED */
-  unsigned arg;  /* MISUSE */
+  unsigned arg;  /* MISUSE: 16 bits */
   int must_fail; /* size was drawn from the impossible range */
 } sf_op_t;
 

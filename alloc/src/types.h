@@ -20,7 +20,8 @@
 #endif
 
 /* Fuzzer proof of power (fuzz/bug_hunt.sh): 1 = a size-class off-by-one,
- * 2 = remote frees dropped, 3 = realloc copies one byte too few. Only
+ * 2 = remote frees dropped, 3 = realloc copies one byte too few, 4 = the
+ * debug build's check of a freed block misses its last byte. Only
  * fuzz/build.sh may set it (with SEGALLOC_FUZZ_BUILD). */
 #ifndef SEGALLOC_INJECT_BUG
 #define SEGALLOC_INJECT_BUG 0
