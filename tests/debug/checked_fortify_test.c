@@ -3,6 +3,7 @@
  * knows the destination's size (here, a malloc in the same function) it
  * calls __memcpy_chk & co, which check the heap block like memcpy, and
  * still stop an overflow of any other object as glibc's do. */
+#include "tests/debug/checked_calls.h"
 #include "tests/test_util.h"
 
 #include <stdlib.h>
@@ -12,23 +13,15 @@
 #error "build with -D_FORTIFY_SOURCE=2"
 #endif
 
+/* The checked calls, then STACK_MEMCPY: a memcpy into a stack buffer,
+ * glibc's own check. */
 typedef enum call_e {
-  MEMCPY,
-  MEMMOVE,
-  MEMSET,
-  STRCPY,
-  STPCPY,
-  STRNCPY,
-  STRCAT,
-  STRNCAT,
-  STACK_MEMCPY, /* a stack buffer: glibc's own check */
+  CHECKED_CALLS(CHECKED_CALL_ENUM) STACK_MEMCPY,
   CALL_COUNT
 } call_t;
 
-static const char *const chk_names[] = {
-    "__memcpy_chk", "__memmove_chk", "__memset_chk", "__strcpy_chk",
-    "__stpcpy_chk", "__strncpy_chk", "__strcat_chk", "__strncat_chk",
-};
+#define CHK_NAME(e, name) "__" #name "_chk",
+static const char *const chk_names[] = {CHECKED_CALLS(CHK_NAME)};
 
 /* The child's block, for the parent to check the report's address. */
 static char **shared_block;

@@ -6,27 +6,17 @@
  * libc's. Built with -fno-builtin so that every call here reaches them. */
 #include "segalloc_debug.h"
 #include "tests/debug/capture.h"
+#include "tests/debug/checked_calls.h"
 #include "tests/test_util.h"
 
 #include <stdlib.h>
 
 /* ---- the call under test, run in a child ---- */
 
-typedef enum fn_e {
-  MEMCPY,
-  MEMMOVE,
-  MEMSET,
-  STRCPY,
-  STPCPY,
-  STRNCPY,
-  STRCAT,
-  STRNCAT,
-} fn_t;
+typedef enum fn_e { CHECKED_CALLS(CHECKED_CALL_ENUM) } fn_t;
 
-static const char *const fn_names[] = {
-    "memcpy", "memmove", "memset", "strcpy",
-    "stpcpy", "strncpy", "strcat", "strncat",
-};
+#define FN_NAME(e, name) #name,
+static const char *const fn_names[] = {CHECKED_CALLS(FN_NAME)};
 
 typedef struct call_s {
   fn_t fn;
