@@ -1,5 +1,6 @@
 # Sourced by the test suites run by scripts rather than Bazel
-# (.clusterfuzzlite/test.sh, examples/cmake_consumer/run.sh): one line per
+# (.clusterfuzzlite/test.sh, examples/cmake_consumer/run.sh, fuzz/smoke.sh,
+# examples/campaign/run.sh): one line per
 # test, "ok   ..." or "FAIL ...", then "N passed, N failed", the results
 # file tools/test_summary.py adds to the final count (SEGALLOC_SMOKE_SUMMARY).
 # shellcheck shell=bash
