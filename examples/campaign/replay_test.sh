@@ -2,11 +2,14 @@
 # Replays each example target's committed inputs (see BUILD): the .good
 # input runs clean under the debug build and ASan; the .bad input crashes
 # ASan with the planted bug's kind and the debug build as EXPECT_DEBUG
-# says. The last line is "N passed, N failed".
+# says. One line per test, then "N passed, N failed" (tools/results.sh).
 #
-#   replay_test.sh PATH_OF_ONE_TARGET_DEBUG_BINARY   (Bazel passes it)
+#   replay_test.sh PATH_OF_ONE_TARGET_DEBUG_BINARY PATH_OF_RESULTS_SH
+#   (Bazel passes both)
 set -uo pipefail
 bin_dir=$(dirname "$1")
+# shellcheck source=tools/results.sh
+source "$2"
 inputs=$bin_dir/inputs
 export SF_REPEAT=1 # one process, no fork: the crash is the process's own
 export ASAN_OPTIONS=detect_leaks=0:symbolize=0
@@ -28,14 +31,12 @@ declare -A EXPECT_DEBUG=(
   [double_free]=double-free [memcpy_overflow]=heap-buffer-overflow
   [realloc_stale]=use-after-free)
 
-passed=0 failed=0
-check() { # NAME CONDITION_RESULT DETAIL
+# check NAME RESULT DETAIL: one test; DETAIL says why it failed.
+check() {
   if [[ $2 == 0 ]]; then
-    passed=$((passed + 1))
-    echo "ok   $1"
+    result 0 "$1"
   else
-    failed=$((failed + 1))
-    echo "FAIL $1: $3"
+    result 1 "$1: $3"
   fi
 }
 
@@ -71,5 +72,4 @@ for target in "${!EXPECT_DEBUG[@]}"; do
   [[ $got == "${EXPECT_DEBUG[$target]}" ]]
   check "$target debug bad input: $got" $? "expected ${EXPECT_DEBUG[$target]}"
 done
-echo "$passed passed, $failed failed"
-[[ $failed == 0 ]]
+results_finish /dev/null
