@@ -66,6 +66,9 @@
  * would cost more than the program. A write after free into the middle of
  * a larger block is left to guard mode. */
 #define SA_DBG_FILL_EDGE 4096
+/* Junk covers less: a read of uninitialised bytes shows in the first ones
+ * a program reads, and a fill of every new block is paid on each malloc. */
+#define SA_DBG_JUNK_EDGE 1024
 
 typedef enum sa_dbg_state_e {
   SA_DBG_LIVE = 0x4c495645,        /* "LIVE" */
@@ -185,24 +188,24 @@ static inline uint8_t *sa_dbg_base(const sa_dbg_header_t *h) {
   return sa_dbg_user(h) - h->offset;
 }
 /* Lays out a debug block in the core block at `base`: lead, header fields
- * but slot/owner/seal (see _sa_dbg_live_add), junk and footer. */
+ * but slot/owner/seal (see _sa_dbg_live_add), junk and footer. Junk goes
+ * from user byte `junk_from` on: the bytes before are zeroed or about to
+ * be copied over (size: no junk). */
 sa_dbg_header_t *_sa_dbg_block_init(uint8_t *base, size_t offset, size_t size,
-                                    bool zeroed, const void *frame,
+                                    size_t junk_from, const void *frame,
                                     uint32_t tid);
 /* The header fields, junk and footer of a block whose user bytes are
  * known (offset 0: a guarded block). */
 void _sa_dbg_header_init(sa_dbg_header_t *h, size_t offset, size_t size,
-                         bool zeroed, const void *frame, uint32_t tid);
+                         size_t junk_from, const void *frame, uint32_t tid);
 /* Sets footer_len and fills the footer for h->size (also after a resize
  * in place). */
 void _sa_dbg_footer_fill(sa_dbg_header_t *h);
 /* Verifies the footer (and a guarded block's head); reports an overflow
  * (underflow) and returns false. */
 bool _sa_dbg_footer_check(const sa_dbg_header_t *h, const void *addr);
-/* Fills the user bytes [from, to) of h that lie within SA_DBG_FILL_EDGE of
- * either end of its h->size bytes with `byte`: junk (new bytes) or poison. */
-void _sa_dbg_fill_edges(const sa_dbg_header_t *h, size_t from, size_t to,
-                        uint8_t byte);
+/* Poisons the user bytes of h within SA_DBG_FILL_EDGE of either end. */
+void _sa_dbg_poison(const sa_dbg_header_t *h);
 /* Verifies the poison of a quarantined block; reports a use-after-free. */
 bool _sa_dbg_poison_check(const sa_dbg_header_t *h);
 /* The live header of the block `p` starts, or NULL after reporting why

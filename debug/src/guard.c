@@ -275,7 +275,7 @@ sa_dbg_header_t *_sa_dbg_guard_alloc(size_t size, size_t align, bool zero,
                           ~(uintptr_t)(align - 1));
   g->opened = false;
   /* Fresh pages are zeroed: `zero` needs no memset. */
-  _sa_dbg_header_init(&g->header, 0, size, zero, frame, tid);
+  _sa_dbg_header_init(&g->header, 0, size, zero ? size : 0, frame, tid);
   return &g->header;
 }
 

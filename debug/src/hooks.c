@@ -33,8 +33,9 @@ static void *publish(sa_dbg_thread_t *t, sa_dbg_header_t *h,
   return NULL;
 }
 
-static void *alloc_as(size_t size, size_t align, bool zero, sa_dbg_kind_t kind,
-                      const void *frame) {
+/* A new block of `kind`; junk from user byte junk_from on (debug.h). */
+static void *alloc_as(size_t size, size_t align, bool zero, size_t junk_from,
+                      sa_dbg_kind_t kind, const void *frame) {
   sa_dbg_thread_t *t = sa_dbg_thread();
   if (t == NULL) {
     errno = ENOMEM;
@@ -56,12 +57,14 @@ static void *alloc_as(size_t size, size_t align, bool zero, sa_dbg_kind_t kind,
   uint8_t *base =
       align > SA_MIN_ALIGN ? _sa_block_start(aligned, &block_size) : aligned;
   size_t offset = (size_t)(aligned - base) + lead;
-  return publish(t, _sa_dbg_block_init(base, offset, size, zero, frame, t->tid),
+  return publish(t,
+                 _sa_dbg_block_init(base, offset, size, zero ? size : junk_from,
+                                    frame, t->tid),
                  kind);
 }
 
 void *_sa_dbg_alloc(size_t size, size_t align, bool zero, const void *frame) {
-  return alloc_as(size, align, zero, SA_DBG_MALLOC, frame);
+  return alloc_as(size, align, zero, 0, SA_DBG_MALLOC, frame);
 }
 
 void *_sa_dbg_new(size_t size, size_t align, bool array, const void *frame) {
@@ -71,7 +74,7 @@ void *_sa_dbg_new(size_t size, size_t align, bool array, const void *frame) {
     errno = ENOMEM;
     return NULL;
   }
-  return alloc_as(size, align, false, array ? SA_DBG_NEW_ARRAY : SA_DBG_NEW,
+  return alloc_as(size, align, false, 0, array ? SA_DBG_NEW_ARRAY : SA_DBG_NEW,
                   frame);
 }
 
@@ -109,7 +112,7 @@ static void retire(sa_dbg_header_t *h, bool intact, const void *frame) {
     h->state = intact ? SA_DBG_QUARANTINED : SA_DBG_RELEASED;
     _sa_dbg_seal(h);
     if (intact && !guarded)
-      _sa_dbg_fill_edges(h, 0, h->size, SA_DBG_POISON);
+      _sa_dbg_poison(h);
     if (intact && !guarded && owner == t)
       n_evicted = quarantine_locked(t, h, &queued, evicted);
   }
@@ -194,11 +197,13 @@ void *_sa_dbg_realloc(void *p, size_t size, const void *frame) {
   check_kind(h, SA_DBG_MALLOC, SA_DBG_UNSIZED, "realloc", frame);
   bool intact = _sa_dbg_footer_check(h, NULL);
   /* Always moved: a stale pointer to the old block is then a use after
-   * free, which the quarantine or a guard page catches. */
-  void *fresh = _sa_dbg_alloc(size, SA_MIN_ALIGN, false, frame);
+   * free, which the quarantine or a guard page catches. Only the bytes
+   * past the copy get junk. */
+  size_t kept = size < h->size ? size : h->size;
+  void *fresh = alloc_as(size, SA_MIN_ALIGN, false, kept, SA_DBG_MALLOC, frame);
   if (fresh == NULL)
     return NULL;
-  memcpy(fresh, p, size < h->size ? size : h->size);
+  memcpy(fresh, p, kept);
   retire(h, intact, frame);
   return fresh;
 }
