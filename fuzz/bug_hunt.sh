@@ -4,7 +4,8 @@
 #
 #   fuzz/bug_hunt.sh [MAX_SECONDS] [BUGS] [TARGETS] [ENGINES]
 #
-# For each bug N (default "1 2 3"), builds the targets with
+# For each bug N (default "0 1 2 3"; bug 4 breaks the debug build: pass
+# TARGETS=fuzz_misuse), builds the targets with
 # SEGALLOC_CFLAGS=-DSEGALLOC_INJECT_BUG=N (fuzz/build.sh passes it to the
 # allocator only), fuzzes from corpus/ until the first crash or MAX_SECONDS
 # (default 300), and prints seconds-to-first-crash per target and engine.
