@@ -12,9 +12,10 @@
 #include "sf_debug.h"
 
 /* The debug build's internals: forcing a guard on one block, the guard
- * run's bounds, and the range check behind the checked memcpy/memset
- * (checked.c, which exports memcpy itself and so stays out of fuzz builds:
- * it would replace the sanitizer's). */
+ * run's bounds, operator new and delete as cxx.cc calls them (cxx.cc is
+ * C++, the drop-ins' only), and the range check behind the checked
+ * memcpy/memset (checked.c, which exports memcpy itself and so stays out
+ * of fuzz builds: it would replace the sanitizer's). */
 #include "debug.h"
 
 #include <stdint.h>
@@ -186,6 +187,35 @@ static void misuse(sf_model_t *m, const sf_op_t *op, size_t index) {
     want = SEGALLOC_ERR_USE_AFTER_FREE;
     segalloc_free(p);
     touch(p + (op->arg >> 1) % (size ? size : 1), write);
+    break;
+  }
+  case SF_MISUSE_KIND_MISMATCH: {
+    /* What cxx.cc's operators call: a new block of the slot's size from
+     * operator new (new[] if bit 0), then (bits 1-2) free, the other
+     * delete, realloc, or the right sized delete with a wrong size. */
+    int array = op->arg & 1;
+    p = _sa_dbg_new(size, 0, array, __builtin_frame_address(0));
+    if (p == NULL)
+      return;
+    what = "kind mismatch";
+    want = SEGALLOC_ERR_ALLOC_DEALLOC_MISMATCH;
+    switch ((op->arg >> 1) & 3) {
+    case 0:
+      segalloc_free(p);
+      break;
+    case 1:
+      _sa_dbg_delete(p, !array, SA_DBG_UNSIZED, __builtin_frame_address(0));
+      break;
+    case 2:
+      segalloc_free(segalloc_realloc(p, size + 1));
+      break;
+    default:
+      what = "sized delete mismatch";
+      want = SEGALLOC_ERR_NEW_DELETE_SIZE_MISMATCH;
+      _sa_dbg_delete(p, array, size + 1 + (op->arg >> 3) % 64,
+                     __builtin_frame_address(0));
+      break;
+    }
     break;
   }
   default: { /* SF_MISUSE_RANGE */

@@ -20,7 +20,8 @@ MALLOC, CALLOC, REALLOC, FREE, ALIGNED, USABLE, CHECK, REALLOCARRAY, MISUSE = \
     range(9)
 POSIX_MEMALIGN, ALIGNED_ALLOC, MEMALIGN, VALLOC, PVALLOC = range(5)
 OVERFLOW, UNDERFLOW, DOUBLE_FREE, INTERIOR_FREE, INVALID_FREE, \
-    WRITE_AFTER_FREE, GUARD_OVERFLOW, GUARD_AFTER_FREE, RANGE = range(9)
+    WRITE_AFTER_FREE, GUARD_OVERFLOW, GUARD_AFTER_FREE, RANGE, \
+    KIND_MISMATCH = range(10)
 NUM_CLASS_BOUNDS = 64  # every class and the first huge sizes; the index wraps
 
 
@@ -245,6 +246,14 @@ def misuse_seeds():
                                           "memcpy")] = program(
                 malloc(0, tiny(40)),
                 misuse(RANGE, 0, write | mode << 1 | (5 << 3)))
+    # operator new (bit 0: new[]) then free / the other delete / realloc /
+    # a sized delete of another size (bits 1-2).
+    for how, name in enumerate(("free", "other_delete", "realloc",
+                                "sized_delete")):
+        for array in (0, 1):
+            seeds["misuse_new%s_%s" % ("_array" if array else "", name)] = \
+                program(malloc(0, tiny(24)),
+                        misuse(KIND_MISMATCH, 0, array | how << 1))
     seeds["misuse_empty_slot_is_noop"] = program(
         misuse(DOUBLE_FREE, 9), malloc(0, tiny(8)), check())
     return seeds
@@ -299,7 +308,7 @@ def dictionary():
         "size_impossible_round": impossible(1),
         "size_u22": u22(1 << 20),
     }
-    for kind in range(6):
+    for kind in range(KIND_MISMATCH + 1):
         toks["op_misuse_%d" % kind] = misuse(kind, 0, 1)
     lines = [DICT_HEADER]
     for name, data in sorted(toks.items()):

@@ -80,6 +80,7 @@ typedef enum sf_misuse_e {
   SF_MISUSE_GUARD_OVERFLOW,   /* guarded block: access past its end */
   SF_MISUSE_GUARD_AFTER_FREE, /* guarded block: access after free */
   SF_MISUSE_RANGE,            /* memcpy/memset range check out of a block */
+  SF_MISUSE_KIND_MISMATCH,    /* operator new'd block freed the wrong way */
   SF_MISUSE_COUNT
 } sf_misuse_t;
 
