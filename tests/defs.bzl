@@ -26,7 +26,8 @@ def variant_tests(name, srcs, dropin = False, **kwargs):
     """One criterion_test `<name>_<variant>` per entry of VARIANTS.
 
     Linked with the prefixed API, or with dropin = True the drop-in static
-    library (malloc, free, ... are segalloc's, Criterion's own included).
+    library (malloc, free, ... are segalloc's, Criterion's own included;
+    tagged no_asan: ASan owns those names, see .bazelrc).
     """
     for variant, prefixed, static, _so, copts in VARIANTS:
         criterion_test(
@@ -35,6 +36,7 @@ def variant_tests(name, srcs, dropin = False, **kwargs):
             deps = [static if dropin else prefixed, "//tests:test_util"],
             copts = copts,
             linkopts = ["-pthread"],
+            tags = ["no_asan"] if dropin else [],
             **kwargs
         )
 
@@ -47,6 +49,7 @@ def preload_tests(name, script):
             srcs = [script],
             args = ["$(rootpath %s)" % so],
             data = [so],
+            tags = ["no_asan"],
             # Real programs, each run twice: ~15 s of CPU, but the 2-core
             # machines are shared, so allow more than "small"'s 60 s.
             size = "medium",
