@@ -96,6 +96,7 @@ static void misuse(sf_model_t *m, const sf_op_t *op, size_t index) {
   const char *what;
   unsigned char stack_buf[64];
   unsigned char *undo = NULL; /* the byte to flip back after the report */
+  unsigned char *at = NULL;   /* the one byte touched, if it must be named */
 
   sf_verify_block(m, op->slot, index, "misuse");
   switch ((sf_misuse_t)(op->variant % SF_MISUSE_COUNT)) {
@@ -153,7 +154,8 @@ static void misuse(sf_model_t *m, const sf_op_t *op, size_t index) {
     want = SEGALLOC_ERR_USE_AFTER_FREE;
     sf_forget(m, op->slot);
     segalloc_free(p);
-    p[op->arg & 1 ? size - 1 - d : d] ^= 0xff;
+    at = p + (op->arg & 1 ? size - 1 - d : d);
+    *at ^= 0xff;
     break;
   }
   case SF_MISUSE_GUARD_OVERFLOW: {
@@ -172,7 +174,8 @@ static void misuse(sf_model_t *m, const sf_op_t *op, size_t index) {
       past += footer;
     what = write ? "guard overflow write" : "guard overflow read";
     want = SEGALLOC_ERR_HEAP_BUFFER_OVERFLOW;
-    touch(p + size + past, write); /* a fault, or footer damage at free */
+    at = p + size + past;
+    touch(at, write); /* a fault, or footer damage at free */
     segalloc_free(p);
     break;
   }
@@ -186,7 +189,8 @@ static void misuse(sf_model_t *m, const sf_op_t *op, size_t index) {
     what = write ? "guard write after free" : "guard read after free";
     want = SEGALLOC_ERR_USE_AFTER_FREE;
     segalloc_free(p);
-    touch(p + (op->arg >> 1) % (size ? size : 1), write);
+    at = p + (op->arg >> 1) % (size ? size : 1);
+    touch(at, write);
     break;
   }
   case SF_MISUSE_KIND_MISMATCH: {
@@ -261,6 +265,10 @@ static void misuse(sf_model_t *m, const sf_op_t *op, size_t index) {
   segalloc_flush_quarantine();
   current->injected = 1;
   expect(&current->reports, want, also, p, index, what);
+  if (at != NULL && current->reports.first.address != at)
+    sf_fail(index, what, "%s reported at %p, the byte touched is %p",
+            segalloc_error_kind_name(current->reports.first.kind),
+            current->reports.first.address, (void *)at);
   if (undo != NULL)
     *undo ^= 0xff;
   m->stop = 1;
