@@ -105,6 +105,38 @@ Test(rss, huge_blocks_given_back) {
   burst_and_check(MiB + 1, 16 * MiB, HUGE_CACHE_BYTES + SLACK);
 }
 
+/* A huge malloc takes the cached range that fits best (huge.c): the
+ * smallest that holds it; so the freed block it gets back is the one of
+ * the nearest size at or above. */
+Test(rss, huge_cache_reuses_best_fit) {
+  const size_t sizes[] = {4 * MiB, MiB, 2 * MiB, 3 * MiB};
+  void *freed[4];
+  for (size_t i = 0; i < 4; i++) {
+    freed[i] = segalloc_malloc(sizes[i]);
+    cr_assert_not_null(freed[i]);
+    memset(freed[i], 1, sizes[i]);
+  }
+  for (size_t i = 0; i < 4; i++)
+    segalloc_free(freed[i]);
+  const struct {
+    size_t size, range; /* index in sizes of the range it reuses */
+  } wants[] = {{2 * MiB - 4 * KiB, 2},
+               {900 * KiB, 1},
+               {3 * MiB + 512 * KiB, 0},
+               {3 * MiB - 100 * KiB, 3}};
+  void *got[4];
+  for (size_t i = 0; i < 4; i++) {
+    got[i] = segalloc_malloc(wants[i].size);
+    cr_assert_eq(got[i], freed[wants[i].range],
+                 "malloc(%zu KiB) did not reuse the freed %zu KiB block",
+                 wants[i].size / KiB, sizes[wants[i].range] / KiB);
+    memset(got[i], 2, wants[i].size);
+  }
+  heap_assert_ok();
+  for (size_t i = 0; i < 4; i++)
+    segalloc_free(got[i]);
+}
+
 /* A thread allocates and exits; the main thread frees its blocks. */
 static void *alloc_burst_thread(void *arg) {
   burst_t *b = arg;

@@ -11,17 +11,22 @@
 #include <errno.h>
 #include <string.h>
 
-/* A cached free range: a whole former huge mapping, its header intact. */
+/* A cached free range: a whole former huge mapping, its header intact.
+ * Its size is kept here too (== seg->mapped_size), so that choosing a
+ * range reads this array only, not one header page per range. */
 typedef struct sa_huge_range_s {
-  sa_segment_t *seg; /* seg->mapped_size: the range's bytes */
+  sa_segment_t *seg;
+  size_t size;
   uint64_t freed_ms; /* when it was freed (_sa_os_now_ms) */
 } sa_huge_range_t;
 
 pthread_mutex_t _sa_huge_lock = PTHREAD_MUTEX_INITIALIZER;
-/* Guarded by the lock: the cache, oldest first, and the bytes it holds;
- * the bytes of live huge blocks, which scale the cache's byte bound. */
+/* Guarded by the lock: the cache, oldest first, and the bytes it holds. */
 static sa_huge_range_t sa_huge_cache[SA_HUGE_CACHE];
-static size_t sa_huge_cache_count, sa_huge_cache_bytes, sa_huge_live_bytes;
+static size_t sa_huge_cache_count, sa_huge_cache_bytes;
+/* The bytes of live huge blocks, which scale the cache's byte bound; an
+ * estimate (kept apart from the lock, so a malloc takes it once). */
+static _Atomic size_t sa_huge_live_bytes;
 
 static size_t round_up(size_t n, size_t to) {
   return (n + to - 1) & ~(to - 1);
@@ -38,18 +43,23 @@ static size_t mapping_align(size_t align) {
 /* Removes entry i (keeping the age order); the lock is held. */
 static sa_segment_t *cache_remove(size_t i) {
   sa_segment_t *seg = sa_huge_cache[i].seg;
+  sa_huge_cache_bytes -= sa_huge_cache[i].size;
   sa_huge_cache_count--;
   memmove(&sa_huge_cache[i], &sa_huge_cache[i + 1],
           (sa_huge_cache_count - i) * sizeof(sa_huge_cache[0]));
-  sa_huge_cache_bytes -= seg->mapped_size;
   return seg;
 }
 
 /* The most the cache holds: a quarter of the live huge bytes, or
  * SA_HUGE_CACHE_BYTES if more; the lock is held. */
 static size_t cache_limit(void) {
-  return sa_huge_live_bytes / 4 > SA_HUGE_CACHE_BYTES ? sa_huge_live_bytes / 4
-                                                      : SA_HUGE_CACHE_BYTES;
+  size_t live =
+      atomic_load_explicit(&sa_huge_live_bytes, memory_order_relaxed) / 4;
+  return live > SA_HUGE_CACHE_BYTES ? live : SA_HUGE_CACHE_BYTES;
+}
+
+static void live_add(size_t bytes) {
+  atomic_fetch_add_explicit(&sa_huge_live_bytes, bytes, memory_order_relaxed);
 }
 
 /* Takes out of the cache, into evicted[], the ranges that have aged or
@@ -80,26 +90,28 @@ void _sa_huge_cache_release(void) {
   unmap_all(evicted, n);
 }
 
+/* How badly a range of `have` bytes fits a mapping of `needed` (both
+ * below SIZE_MAX / 2): the waste of one that holds it, else more, the less
+ * it has. A score, so that choosing is a branch-free minimum. */
+static size_t misfit(size_t have, size_t needed) {
+  return have >= needed ? have - needed : SIZE_MAX / 2 + (needed - have);
+}
+
 /* A cached range for a mapping of `needed` bytes aligned to `align`: the
  * smallest that holds it if at most half would be waste, else the largest
  * if it has at least half (the caller grows it); NULL if none fits so:
  * then a fresh mapping, once freed, widens the cache's choice of sizes. */
 static sa_segment_t *cache_take(size_t needed, size_t align) {
-  size_t best = SA_HUGE_CACHE;
+  size_t best = 0, best_misfit = SIZE_MAX;
   pthread_mutex_lock(&_sa_huge_lock);
   for (size_t i = 0; i < sa_huge_cache_count; i++) {
-    sa_segment_t *seg = sa_huge_cache[i].seg;
-    if (((uintptr_t)seg & (align - 1)) != 0)
-      continue;
-    if (best == SA_HUGE_CACHE) {
-      best = i;
-      continue;
-    }
-    size_t have = seg->mapped_size, top = sa_huge_cache[best].seg->mapped_size;
-    if (have >= needed ? top < needed || have < top : have > top)
-      best = i;
+    size_t m = ((uintptr_t)sa_huge_cache[i].seg & (align - 1)) != 0
+                   ? SIZE_MAX
+                   : misfit(sa_huge_cache[i].size, needed);
+    best = m < best_misfit ? i : best;
+    best_misfit = m < best_misfit ? m : best_misfit;
   }
-  size_t have = best < SA_HUGE_CACHE ? sa_huge_cache[best].seg->mapped_size : 0;
+  size_t have = best_misfit == SIZE_MAX ? 0 : sa_huge_cache[best].size;
   bool fits = have >= needed ? have - needed <= needed : have >= needed / 2;
   sa_segment_t *seg = fits ? cache_remove(best) : NULL;
   pthread_mutex_unlock(&_sa_huge_lock);
@@ -111,15 +123,15 @@ static sa_segment_t *cache_take(size_t needed, size_t align) {
 static void cache_put(sa_segment_t *seg) {
   sa_segment_t *evicted[SA_HUGE_CACHE + 1];
   size_t n;
+  live_add(-seg->mapped_size);
   pthread_mutex_lock(&_sa_huge_lock);
-  sa_huge_live_bytes -= seg->mapped_size;
   if (seg->mapped_size > cache_limit()) {
     n = cache_evict(evicted, 0, false);
     evicted[n++] = seg;
   } else {
     n = cache_evict(evicted, seg->mapped_size, false);
     sa_huge_cache[sa_huge_cache_count++] =
-        (sa_huge_range_t){seg, _sa_os_now_ms()};
+        (sa_huge_range_t){seg, seg->mapped_size, _sa_os_now_ms()};
     sa_huge_cache_bytes += seg->mapped_size;
   }
   pthread_mutex_unlock(&_sa_huge_lock);
@@ -201,9 +213,7 @@ void *_sa_huge_alloc(size_t size, size_t align, bool zero) {
     mapped = seg->mapped_size;
   }
   huge_init(seg, mapped, offset);
-  pthread_mutex_lock(&_sa_huge_lock);
-  sa_huge_live_bytes += mapped;
-  pthread_mutex_unlock(&_sa_huge_lock);
+  live_add(mapped);
   _sa_segment_register(seg);
   if (zero && !fresh)
     memset(seg->huge_block, 0, size);
@@ -234,9 +244,7 @@ void *_sa_huge_realloc(sa_segment_t *seg, size_t size) {
     _sa_segment_register(seg);
     return NULL;
   }
-  pthread_mutex_lock(&_sa_huge_lock);
-  sa_huge_live_bytes += needed - old_size;
-  pthread_mutex_unlock(&_sa_huge_lock);
+  live_add(needed - old_size);
   huge_init(moved, needed, offset);
   _sa_segment_register(moved);
   return moved->huge_block;
