@@ -137,6 +137,27 @@ Test(rss, huge_cache_reuses_best_fit) {
     segalloc_free(got[i]);
 }
 
+/* With no cached range large enough, a huge malloc grows the largest
+ * smaller one rather than mapping afresh: the block starts on that
+ * range's resident pages, which still hold what was written there (a
+ * fresh mapping would read zeros). */
+Test(rss, huge_cache_grows_a_smaller_range) {
+  uint8_t *small = segalloc_malloc(MiB);
+  cr_assert_not_null(small);
+  memset(small, 0xab, MiB);
+  segalloc_free(small);
+  uint8_t *big = segalloc_malloc(10 * MiB);
+  cr_assert_not_null(big);
+  for (size_t i = 0; i < MiB; i += 4096)
+    cr_assert_eq(big[i], 0xab,
+                 "byte %zu of the 10 MiB block is not the freed "
+                 "1 MiB block's",
+                 i);
+  memset(big, 1, 10 * MiB);
+  heap_assert_ok();
+  segalloc_free(big);
+}
+
 /* A thread allocates and exits; the main thread frees its blocks. */
 static void *alloc_burst_thread(void *arg) {
   burst_t *b = arg;

@@ -50,11 +50,11 @@ static sa_segment_t *cache_remove(size_t i) {
   return seg;
 }
 
-/* The most the cache holds: a quarter of the live huge bytes, or
+/* The most the cache holds: half the live huge bytes, or
  * SA_HUGE_CACHE_BYTES if more; the lock is held. */
 static size_t cache_limit(void) {
   size_t live =
-      atomic_load_explicit(&sa_huge_live_bytes, memory_order_relaxed) / 4;
+      atomic_load_explicit(&sa_huge_live_bytes, memory_order_relaxed) / 2;
   return live > SA_HUGE_CACHE_BYTES ? live : SA_HUGE_CACHE_BYTES;
 }
 
@@ -99,8 +99,9 @@ static size_t misfit(size_t have, size_t needed) {
 
 /* A cached range for a mapping of `needed` bytes aligned to `align`: the
  * smallest that holds it if at most half would be waste, else the largest
- * if it has at least half (the caller grows it); NULL if none fits so:
- * then a fresh mapping, once freed, widens the cache's choice of sizes. */
+ * smaller one (the caller grows it: its resident pages save as many page
+ * faults); NULL if none fits so: then a fresh mapping, once freed, widens
+ * the cache's choice of sizes. */
 static sa_segment_t *cache_take(size_t needed, size_t align) {
   size_t best = 0, best_misfit = SIZE_MAX;
   pthread_mutex_lock(&_sa_huge_lock);
@@ -112,7 +113,7 @@ static sa_segment_t *cache_take(size_t needed, size_t align) {
     best_misfit = m < best_misfit ? m : best_misfit;
   }
   size_t have = best_misfit == SIZE_MAX ? 0 : sa_huge_cache[best].size;
-  bool fits = have >= needed ? have - needed <= needed : have >= needed / 2;
+  bool fits = have >= needed ? have - needed <= needed : have > 0;
   sa_segment_t *seg = fits ? cache_remove(best) : NULL;
   pthread_mutex_unlock(&_sa_huge_lock);
   return seg;

@@ -69,7 +69,7 @@
  * per call. */
 #define SA_SEGMENT_CACHE 4
 /* Freed huge mappings kept resident for reuse (huge.c): at most
- * SA_HUGE_CACHE of them, holding at most SA_HUGE_CACHE_BYTES or a quarter
+ * SA_HUGE_CACHE of them, holding at most SA_HUGE_CACHE_BYTES or half
  * of the live huge bytes if more; each is unmapped once it has been unused
  * for SA_HUGE_DECAY_MS. */
 #define SA_HUGE_CACHE 64
