@@ -62,8 +62,16 @@
 
 /* Released pages of a segment stay resident (reused first, no page
  * faults) until this much of them has piled up in a segment at most a
- * quarter in use; then they are purged. */
+ * quarter in use; then they are purged. Never in the debug build: its
+ * frees leave the quarantine oldest first, so a mostly empty segment is
+ * soon filled again, and each purge made the next quarantine cycle fault
+ * every page back in (realloc-steps: 2 page faults per realloc, half its
+ * time); there pages come back with their whole segment. */
+#if SEGALLOC_DEBUG
+#define SA_PURGE_BYTES SIZE_MAX
+#else
 #define SA_PURGE_BYTES ((size_t)512 << 10)
+#endif
 
 /* Empty segments kept mapped for reuse, so churn doesn't cost a syscall
  * per call. */
