@@ -31,6 +31,8 @@ static uint64_t seal_of(const sa_dbg_header_t *h) {
   uint64_t words[END - FIRST];
   memcpy(words, &h->owner, sizeof(words));
   uint64_t acc = 0;
+  /* Unrolled: it runs four times per malloc/free pair. */
+#pragma GCC unroll 8
   for (size_t i = 0; i < END - FIRST; i++)
     acc +=
         (words[i] ^ _sa_dbg_options.secret) * (0x9e3779b97f4a7c15ULL + 2 * i);
@@ -101,21 +103,9 @@ static void fill_edges(const sa_dbg_header_t *h, size_t edge, size_t from,
     memset(user + from, byte, to - from);
 }
 
-sa_dbg_header_t *_sa_dbg_block_init(uint8_t *base, size_t offset, size_t size,
-                                    size_t junk_from, const void *frame,
-                                    uint32_t tid) {
-  if (offset != SA_DBG_HEADER_SIZE) {
-    sa_dbg_lead_t *lead = (sa_dbg_lead_t *)base;
-    lead->offset = offset;
-    lead->tag = lead_tag(base, offset);
-  }
-  sa_dbg_header_t *h = (sa_dbg_header_t *)(base + offset) - 1;
-  _sa_dbg_header_init(h, offset, size, junk_from, frame, tid);
-  return h;
-}
-
-void _sa_dbg_header_init(sa_dbg_header_t *h, size_t offset, size_t size,
-                         size_t junk_from, const void *frame, uint32_t tid) {
+/* The header fields but slot/owner/seal, and the junk. */
+static void init_fields(sa_dbg_header_t *h, size_t offset, size_t size,
+                        size_t junk_from, const void *frame, uint32_t tid) {
   _sa_dbg_backtrace(h->alloc_trace, SA_DBG_TRACE_DEPTH, frame);
   memset(h->free_trace, 0, sizeof(h->free_trace));
   h->size = size;
@@ -126,7 +116,6 @@ void _sa_dbg_header_init(sa_dbg_header_t *h, size_t offset, size_t size,
   if (junk_from < size && _sa_dbg_options.junk >= 0)
     fill_edges(h, SA_DBG_JUNK_EDGE, junk_from, size,
                (uint8_t)_sa_dbg_options.junk);
-  _sa_dbg_footer_fill(h);
 }
 
 /* A guarded block's head: the accessible bytes right before its user
@@ -140,10 +129,10 @@ void _sa_dbg_poison(const sa_dbg_header_t *h) {
   fill_edges(h, SA_DBG_FILL_EDGE, 0, h->size, SA_DBG_POISON);
 }
 
-void _sa_dbg_footer_fill(sa_dbg_header_t *h) {
-  uint8_t *end = sa_dbg_base(h) + _sa_usable_size(sa_dbg_base(h));
+/* Sets footer_len and fills the footer, up to `end` (the accessible end
+ * of the block), and a guarded block's head. */
+static void fill_footer(sa_dbg_header_t *h, const uint8_t *end) {
   if (sa_dbg_guarded(h)) {
-    end = _sa_dbg_guard_end(h);
     size_t head = head_len(h);
     memset(sa_dbg_user(h) - head, footer_byte(h), head);
   }
@@ -154,17 +143,45 @@ void _sa_dbg_footer_fill(sa_dbg_header_t *h) {
   memset(footer, footer_byte(h), h->footer_len);
 }
 
+sa_dbg_header_t *_sa_dbg_block_init(uint8_t *base, size_t block_size,
+                                    size_t offset, size_t size,
+                                    size_t junk_from, const void *frame,
+                                    uint32_t tid) {
+  if (offset != SA_DBG_HEADER_SIZE) {
+    sa_dbg_lead_t *lead = (sa_dbg_lead_t *)base;
+    lead->offset = offset;
+    lead->tag = lead_tag(base, offset);
+  }
+  sa_dbg_header_t *h = (sa_dbg_header_t *)(base + offset) - 1;
+  init_fields(h, offset, size, junk_from, frame, tid);
+  fill_footer(h, base + block_size);
+  return h;
+}
+
+void _sa_dbg_header_init(sa_dbg_header_t *h, size_t offset, size_t size,
+                         size_t junk_from, const void *frame, uint32_t tid) {
+  init_fields(h, offset, size, junk_from, frame, tid);
+  fill_footer(h, _sa_dbg_guard_end(h));
+}
+
 /* How many of the `len` bytes at p differ from `byte`; the first one's
- * index in *first. memcmp against a pattern while all match (the common
- * case): libc's is vectorised, a loop of ours is not at -O2. */
+ * index in *first. Words compared while all match (the common case): 32
+ * bytes a step, then 8, then the last few bytes one by one. */
 static size_t count_damaged(const uint8_t *p, uint8_t byte, size_t len,
                             size_t *first) {
-  uint8_t pattern[256];
-  memset(pattern, byte, sizeof(pattern));
+  const uint64_t pattern = 0x0101010101010101ULL * byte;
   size_t i = 0;
-  for (size_t n; i < len; i += n) {
-    n = len - i < sizeof(pattern) ? len - i : sizeof(pattern);
-    if (memcmp(p + i, pattern, n) != 0)
+  for (; i + 32 <= len; i += 32) {
+    uint64_t w[4];
+    memcpy(w, p + i, sizeof(w));
+    if (((w[0] ^ pattern) | (w[1] ^ pattern) | (w[2] ^ pattern) |
+         (w[3] ^ pattern)) != 0)
+      break;
+  }
+  for (; i + 8 <= len; i += 8) {
+    uint64_t w;
+    memcpy(&w, p + i, sizeof(w));
+    if (w != pattern)
       break;
   }
   size_t damaged = 0;

@@ -133,6 +133,17 @@ typedef struct sa_dbg_lead_s {
   uint64_t offset;
 } sa_dbg_lead_t;
 
+/* A registry's lock. Recursive, since an error handler may allocate while
+ * a walk holds it; one compare-and-swap to take and one store to give back
+ * when free (a recursive pthread mutex cost about 115 instructions a
+ * lock/unlock pair, twice per malloc/free). A waiter spins, then yields.
+ * Invariant: depth > 0 exactly when holder != 0; only the holder (a
+ * thread's marker, sa_dbg_self) changes depth. */
+typedef struct sa_dbg_lock_s {
+  _Atomic(uintptr_t) holder; /* 0: free */
+  uint32_t depth;
+} sa_dbg_lock_t;
+
 /* One per thread that allocates (reused after the thread exits): the blocks
  * it allocated that are live, and the blocks it freed that are quarantined.
  * Other threads lock it to free its blocks or to walk it. Never unmapped.
@@ -141,7 +152,7 @@ typedef struct sa_dbg_lead_s {
  * former. quarantine[(head + i) & (ring_cap - 1)], i < ring_len, are
  * quarantined headers, oldest first, ring_bytes the sum of their sizes. */
 typedef struct sa_dbg_thread_s {
-  pthread_mutex_t lock; /* recursive: an error handler may allocate */
+  sa_dbg_lock_t lock;
   struct sa_dbg_thread_s *next;
   _Atomic(bool) orphan; /* its thread exited: another may adopt it */
   uint32_t tid;
@@ -187,20 +198,17 @@ static inline uint8_t *sa_dbg_user(const sa_dbg_header_t *h) {
 static inline uint8_t *sa_dbg_base(const sa_dbg_header_t *h) {
   return sa_dbg_user(h) - h->offset;
 }
-/* Lays out a debug block in the core block at `base`: lead, header fields
- * but slot/owner/seal (see _sa_dbg_live_add), junk and footer. Junk goes
- * from user byte `junk_from` on: the bytes before are zeroed or about to
- * be copied over (size: no junk). */
-sa_dbg_header_t *_sa_dbg_block_init(uint8_t *base, size_t offset, size_t size,
+/* Lays out a debug block in the core block at `base` (of `block_size`
+ * bytes): lead, header fields but slot/owner/seal (see _sa_dbg_live_add),
+ * junk and footer. Junk goes from user byte `junk_from` on: the bytes
+ * before are zeroed or about to be copied over (size: no junk). */
+sa_dbg_header_t *_sa_dbg_block_init(uint8_t *base, size_t block_size,
+                                    size_t offset, size_t size,
                                     size_t junk_from, const void *frame,
                                     uint32_t tid);
-/* The header fields, junk and footer of a block whose user bytes are
- * known (offset 0: a guarded block). */
+/* The same for a guarded block (offset 0), whose user bytes are placed. */
 void _sa_dbg_header_init(sa_dbg_header_t *h, size_t offset, size_t size,
                          size_t junk_from, const void *frame, uint32_t tid);
-/* Sets footer_len and fills the footer for h->size (also after a resize
- * in place). */
-void _sa_dbg_footer_fill(sa_dbg_header_t *h);
 /* Verifies the footer (and a guarded block's head); reports an overflow
  * (underflow) and returns false. */
 bool _sa_dbg_footer_check(const sa_dbg_header_t *h, const void *addr);
@@ -238,6 +246,24 @@ sa_dbg_thread_t *_sa_dbg_thread_attach(void);
 static inline sa_dbg_thread_t *sa_dbg_thread(void) {
   sa_dbg_thread_t *t = _sa_dbg_tls;
   return SA_LIKELY(t != NULL) ? t : _sa_dbg_thread_attach();
+}
+/* A marker of the calling thread, never 0, for sa_dbg_lock_t. */
+extern __thread char _sa_dbg_self __attribute__((tls_model("initial-exec")));
+void _sa_dbg_lock_wait(sa_dbg_lock_t *l, uintptr_t self);
+static inline void sa_dbg_lock(sa_dbg_lock_t *l) {
+  uintptr_t self = (uintptr_t)&_sa_dbg_self, free_ = 0;
+  if (atomic_load_explicit(&l->holder, memory_order_relaxed) == self)
+    l->depth++;
+  else if (SA_LIKELY(atomic_compare_exchange_strong_explicit(
+               &l->holder, &free_, self, memory_order_acquire,
+               memory_order_relaxed)))
+    l->depth = 1;
+  else
+    _sa_dbg_lock_wait(l, self);
+}
+static inline void sa_dbg_unlock(sa_dbg_lock_t *l) {
+  if (--l->depth == 0)
+    atomic_store_explicit(&l->holder, 0, memory_order_release);
 }
 /* Lists h in t (locked by the caller) and seals its header; false when
  * out of memory. */

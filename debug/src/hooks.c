@@ -20,9 +20,9 @@ static inline void count_call(sa_dbg_thread_t *t) {
 static void *publish(sa_dbg_thread_t *t, sa_dbg_header_t *h,
                      sa_dbg_kind_t kind) {
   h->kind = (uint16_t)kind;
-  pthread_mutex_lock(&t->lock);
+  sa_dbg_lock(&t->lock);
   bool listed = _sa_dbg_live_add(t, h);
-  pthread_mutex_unlock(&t->lock);
+  sa_dbg_unlock(&t->lock);
   if (SA_LIKELY(listed))
     return sa_dbg_user(h);
   if (sa_dbg_guarded(h))
@@ -49,17 +49,24 @@ static void *alloc_as(size_t size, size_t align, bool zero, size_t junk_from,
   }
   size_t lead = align <= SA_DBG_HEADER_SIZE ? SA_DBG_HEADER_SIZE : align;
   /* size <= PTRDIFF_MAX and lead <= SA_MAX_ALIGN: no overflow. */
-  uint8_t *aligned = _sa_alloc(lead + size + SA_DBG_FOOTER_MIN, align, zero);
+  size_t core_size = lead + size + SA_DBG_FOOTER_MIN;
+  uint8_t *aligned = _sa_alloc(core_size, align, zero);
   if (aligned == NULL)
     return NULL;
-  /* The core pads aligned blocks: the debug block starts where its does. */
+  /* The core pads aligned blocks: the debug block starts where its does.
+   * An unaligned one up to SA_LARGE_MAX is a block of its size class. */
   size_t block_size;
-  uint8_t *base =
-      align > SA_MIN_ALIGN ? _sa_block_start(aligned, &block_size) : aligned;
+  uint8_t *base = aligned;
+  if (align > SA_MIN_ALIGN)
+    base = _sa_block_start(aligned, &block_size);
+  else if (core_size <= SA_LARGE_MAX)
+    block_size = _sa_class_size[sa_size_class(core_size)];
+  else
+    block_size = _sa_usable_size(aligned);
   size_t offset = (size_t)(aligned - base) + lead;
   return publish(t,
-                 _sa_dbg_block_init(base, offset, size, zero ? size : junk_from,
-                                    frame, t->tid),
+                 _sa_dbg_block_init(base, block_size, offset, size,
+                                    zero ? size : junk_from, frame, t->tid),
                  kind);
 }
 
@@ -102,7 +109,7 @@ static void retire(sa_dbg_header_t *h, bool intact, const void *frame) {
   size_t n_evicted = 0;
   bool queued = false;
   bool guarded = sa_dbg_guarded(h);
-  pthread_mutex_lock(&owner->lock);
+  sa_dbg_lock(&owner->lock);
   /* Two threads freeing the same block at once: only one finds it live. */
   bool listed = h->state == SA_DBG_LIVE && owner->live[h->slot] == (uintptr_t)h;
   if (listed) {
@@ -116,7 +123,7 @@ static void retire(sa_dbg_header_t *h, bool intact, const void *frame) {
     if (intact && !guarded && owner == t)
       n_evicted = quarantine_locked(t, h, &queued, evicted);
   }
-  pthread_mutex_unlock(&owner->lock);
+  sa_dbg_unlock(&owner->lock);
   if (!listed) {
     segalloc_error_t err = {.kind = SEGALLOC_ERR_DOUBLE_FREE,
                             .address = sa_dbg_user(h),
@@ -131,9 +138,9 @@ static void retire(sa_dbg_header_t *h, bool intact, const void *frame) {
   if (!intact || guarded)
     return;
   if (owner != t && t != NULL) {
-    pthread_mutex_lock(&t->lock);
+    sa_dbg_lock(&t->lock);
     n_evicted = quarantine_locked(t, h, &queued, evicted);
-    pthread_mutex_unlock(&t->lock);
+    sa_dbg_unlock(&t->lock);
   }
   if (!queued)
     _sa_dbg_release(h);

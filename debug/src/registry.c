@@ -9,6 +9,7 @@
  * reverse), and the fork handlers take every lock, in that same order. */
 #include "debug.h"
 
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,6 +21,24 @@ static pthread_mutex_t sa_dbg_walk_lock =
 static pthread_mutex_t sa_dbg_list_lock = PTHREAD_MUTEX_INITIALIZER;
 static sa_dbg_thread_t *_Atomic sa_dbg_threads; /* pushed at the head only */
 static pthread_key_t sa_dbg_key;
+
+__thread char _sa_dbg_self __attribute__((tls_model("initial-exec")));
+
+/* Spins a while (the holder is most often another thread's free, a few
+ * hundred instructions), then yields the CPU at each try. */
+void _sa_dbg_lock_wait(sa_dbg_lock_t *l, uintptr_t self) {
+  for (unsigned tries = 0;; tries++) {
+    uintptr_t free_ = 0;
+    if (atomic_load_explicit(&l->holder, memory_order_relaxed) == 0 &&
+        atomic_compare_exchange_weak_explicit(&l->holder, &free_, self,
+                                              memory_order_acquire,
+                                              memory_order_relaxed))
+      break;
+    if (tries >= 100)
+      sched_yield();
+  }
+  l->depth = 1;
+}
 
 static void init_recursive(pthread_mutex_t *m) {
   pthread_mutexattr_t attr;
@@ -46,8 +65,7 @@ sa_dbg_thread_t *_sa_dbg_thread_attach(void) {
   if (t == NULL) {
     size_t page = _sa_os_page_size();
     t = _sa_os_map_aligned((sizeof(*t) + page - 1) & ~(page - 1), page);
-    if (t != NULL) { /* fresh mappings are zeroed */
-      init_recursive(&t->lock);
+    if (t != NULL) { /* fresh mappings are zeroed: the lock is free */
       t->free_slot = UINT32_MAX;
       t->next = atomic_load(&sa_dbg_threads);
       atomic_store(&sa_dbg_threads, t);
@@ -170,9 +188,9 @@ void _sa_dbg_for_each_thread(void (*visit)(sa_dbg_thread_t *t, void *ctx),
   pthread_mutex_lock(&sa_dbg_walk_lock);
   for (sa_dbg_thread_t *t = atomic_load(&sa_dbg_threads); t != NULL;
        t = t->next) {
-    pthread_mutex_lock(&t->lock);
+    sa_dbg_lock(&t->lock);
     visit(t, ctx);
-    pthread_mutex_unlock(&t->lock);
+    sa_dbg_unlock(&t->lock);
   }
   pthread_mutex_unlock(&sa_dbg_walk_lock);
 }
@@ -189,13 +207,13 @@ static void fork_prepare(void) {
   pthread_mutex_lock(&sa_dbg_list_lock);
   for (sa_dbg_thread_t *t = atomic_load(&sa_dbg_threads); t != NULL;
        t = t->next)
-    pthread_mutex_lock(&t->lock);
+    sa_dbg_lock(&t->lock);
 }
 
 static void fork_parent(void) {
   for (sa_dbg_thread_t *t = atomic_load(&sa_dbg_threads); t != NULL;
        t = t->next)
-    pthread_mutex_unlock(&t->lock);
+    sa_dbg_unlock(&t->lock);
   pthread_mutex_unlock(&sa_dbg_list_lock);
   pthread_mutex_unlock(&sa_dbg_walk_lock);
 }
@@ -205,7 +223,8 @@ static void fork_parent(void) {
 static void fork_child(void) {
   for (sa_dbg_thread_t *t = atomic_load(&sa_dbg_threads); t != NULL;
        t = t->next) {
-    init_recursive(&t->lock);
+    t->lock.depth = 0;
+    atomic_store(&t->lock.holder, 0);
     if (t != _sa_dbg_tls)
       atomic_store(&t->orphan, true);
   }
