@@ -3,6 +3,7 @@
 #include "tests/test_util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -275,6 +276,120 @@ Test(api, realloc_shrink_stays_in_place) {
   }
 }
 #endif
+
+/* In-place resizing (alloc.c, page.c) needs a block alone at the start of
+ * its page: a new thread's heap has no pages yet, so its first block of a
+ * class is one. Criterion's asserts belong to the main thread: a scenario
+ * returns what went wrong, or NULL. */
+typedef struct resize_s {
+  uint8_t *blocks[3];
+  const char *failed;
+  size_t step;
+} resize_t;
+
+static void run_scenario(void *(*scenario)(void *), resize_t *r) {
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, scenario, r), 0);
+  cr_assert_eq(pthread_join(t, NULL), 0);
+  cr_assert_null(r->failed, "step %zu: %s", r->step, r->failed);
+}
+
+#define SCENARIO_CHECK(r, cond, what)                                          \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      (r)->failed = what;                                                      \
+      return NULL;                                                             \
+    }                                                                          \
+  } while (0)
+
+#if !SEGALLOC_TEST_DEBUG
+/* Production (the debug build's realloc always moves): the chain grows
+ * within the small kind, then the medium kind (one copy
+ * between them), shrinks within the medium kind: in place each time but
+ * the change of kind; contents kept, a consistent heap, and the blocks
+ * carved after the grown one don't overlap it. */
+static const size_t grow_chain[] = {2000,  3000,  5000,  8000, 20000,
+                                    30000, 60000, 20000, 9000};
+static const bool grow_in_place[] = {true, true, true, true, false,
+                                     true, true, true, true};
+
+static void *grow_scenario(void *arg) {
+  resize_t *r = arg;
+  uint8_t *p = segalloc_malloc(grow_chain[0]);
+  SCENARIO_CHECK(r, p != NULL, "malloc failed");
+  pattern_fill(p, grow_chain[0], 0);
+  for (r->step = 1; r->step < sizeof(grow_chain) / sizeof(grow_chain[0]);
+       r->step++) {
+    size_t old = grow_chain[r->step - 1], size = grow_chain[r->step];
+    uint8_t *q = segalloc_realloc(p, size);
+    SCENARIO_CHECK(r, q != NULL, "realloc failed");
+    SCENARIO_CHECK(r, (q == p) == grow_in_place[r->step],
+                   grow_in_place[r->step] ? "moved" : "stayed in place");
+    SCENARIO_CHECK(r, segalloc_usable_size(q) >= size, "usable size short");
+    for (size_t i = 0; i < (old < size ? old : size); i++)
+      SCENARIO_CHECK(r, q[i] == pattern_byte((uint32_t)r->step - 1, i),
+                     "contents changed");
+    pattern_fill(q, size, (uint32_t)r->step);
+    SCENARIO_CHECK(r, segalloc_check_heap() == 0, "heap check failed");
+    p = q;
+  }
+  /* Two more blocks of the page's new class and old class. */
+  size_t size = grow_chain[r->step - 1];
+  r->blocks[0] = p;
+  r->blocks[1] = segalloc_malloc(size);
+  r->blocks[2] = segalloc_malloc(grow_chain[r->step - 2]);
+  SCENARIO_CHECK(r, r->blocks[1] != NULL && r->blocks[2] != NULL,
+                 "malloc failed");
+  SCENARIO_CHECK(r, r->blocks[1] >= p + size || r->blocks[1] + size <= p,
+                 "a block of the new class overlaps the resized one");
+  SCENARIO_CHECK(r, segalloc_check_heap() == 0, "heap check failed");
+  for (int i = 0; i < 3; i++)
+    segalloc_free(r->blocks[i]);
+  SCENARIO_CHECK(r, segalloc_check_heap() == 0, "heap check after free");
+  return NULL;
+}
+
+Test(api, realloc_alone_in_its_page_resizes_in_place) {
+  resize_t r = {0};
+  run_scenario(grow_scenario, &r);
+}
+#endif
+
+/* A block allocated aligned (its page holds interior pointers) or owned
+ * by another thread is never resized in place: contents kept, the heap
+ * consistent. */
+static void *aligned_scenario(void *arg) {
+  resize_t *r = arg;
+  void *p = NULL;
+  SCENARIO_CHECK(r, segalloc_posix_memalign(&p, 4 * KiB, 3000) == 0,
+                 "posix_memalign failed");
+  pattern_fill(p, 3000, 5);
+  uint8_t *q = segalloc_realloc(p, 6000);
+  SCENARIO_CHECK(r, q != NULL, "realloc failed");
+  for (size_t i = 0; i < 3000; i++)
+    SCENARIO_CHECK(r, q[i] == pattern_byte(5, i), "contents changed");
+  SCENARIO_CHECK(r, segalloc_check_heap() == 0, "heap check failed");
+  r->blocks[0] = q;
+  r->blocks[1] = segalloc_malloc(20000); /* alone in its page */
+  SCENARIO_CHECK(r, r->blocks[1] != NULL, "malloc failed");
+  pattern_fill(r->blocks[1], 20000, 6);
+  return NULL;
+}
+
+Test(api, realloc_aligned_or_foreign_block_moves) {
+  resize_t r = {0};
+  run_scenario(aligned_scenario, &r);
+  /* The thread is gone: its page is another heap's, abandoned. */
+  uint8_t *p = r.blocks[1];
+  uint8_t *q = segalloc_realloc(p, 40000);
+  cr_assert_not_null(q);
+#if !SEGALLOC_TEST_DEBUG
+  cr_assert_neq(q, p, "resized in place in a page of another heap");
+#endif
+  pattern_assert(q, 20000, 20000, 6, "after realloc from another thread");
+  segalloc_free(q);
+  segalloc_free(r.blocks[0]);
+}
 
 Test(api, realloc_impossible_size_keeps_block) {
   const size_t blocks[] = {100, 50 * KiB, 700 * KiB, 3 * MiB};

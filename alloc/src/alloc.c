@@ -159,6 +159,19 @@ static size_t block_usable(sa_segment_t *seg, const void *p) {
   return _sa_usable_size(p);
 }
 
+/* Resizes in place a block alone in its page, at its start, by changing
+ * the page's class (_sa_page_resize): a block grown step by step is then
+ * copied only when it changes page kind. */
+static bool resize_in_place(sa_segment_t *seg, void *p, size_t size) {
+  sa_heap_t *heap = _sa_tls_heap;
+  if (seg->kind == SA_SEGMENT_HUGE ||
+      atomic_load_explicit(&seg->heap, memory_order_relaxed) != heap)
+    return false;
+  sa_page_t *page = sa_page_of(seg, p);
+  return page->used == 1 && (uint8_t *)p == page->area &&
+         _sa_page_resize(heap, seg, page, size);
+}
+
 void *_sa_realloc(void *p, size_t size) {
   sa_segment_t *seg = sa_segment_of(p);
   size_t usable = seg == NULL ? 0 : block_usable(seg, p);
@@ -169,11 +182,18 @@ void *_sa_realloc(void *p, size_t size) {
   /* Stay in place unless that would waste more than half the block. */
   if (size <= usable && size >= usable / 2)
     return p;
+  if (size <= SA_LARGE_MAX && usable >= SA_RESIZE_MIN &&
+      resize_in_place(seg, p, size))
+    return p;
   /* A block that grows is likely to grow again: give it room, so that
-   * growth in small steps copies it a bounded number of times. */
-  if (size > usable && size < SA_LARGE_MAX) {
+   * growth in small steps copies it a bounded number of times (and, once
+   * huge, reuses a cached range its growth fits in). Below the huge
+   * threshold it stays below. */
+  if (size > usable && usable <= SA_LARGE_MAX) {
     size_t room = usable + usable / 2;
-    size = room < size ? size : room < SA_LARGE_MAX ? room : SA_LARGE_MAX;
+    if (size <= SA_LARGE_MAX && room > SA_LARGE_MAX)
+      room = SA_LARGE_MAX;
+    size = size < room ? room : size;
   }
   if (seg->kind == SA_SEGMENT_HUGE && size > SA_LARGE_MAX &&
       p == seg->huge_block) {

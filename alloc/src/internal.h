@@ -148,6 +148,14 @@ static inline unsigned sa_size_class(size_t size) {
   return 8u + (bit - 7u) * 4u + quarter;
 }
 
+/* The kind of page that holds the blocks of class `cls`. */
+static inline sa_segment_kind_t sa_class_kind(unsigned cls) {
+  uint32_t size = _sa_class_size[cls];
+  return size <= SA_SMALL_MAX    ? SA_SEGMENT_SMALL
+         : size <= SA_MEDIUM_MAX ? SA_SEGMENT_MEDIUM
+                                 : SA_SEGMENT_LARGE;
+}
+
 /* ---- segment.c: segments, their pages, the segment map ---- */
 #define SA_MAP_BITS (47 - SA_SEGMENT_SHIFT)
 /* Per SA_SEGMENT_SIZE chunk of the address space: 0 when not ours, else
@@ -243,6 +251,12 @@ bool _sa_free_remote(sa_segment_t *seg, sa_page_t *page, sa_block_t *block);
 /* Puts a page in use at the head of its class queue (adoption, new page). */
 void _sa_page_queue_push(sa_heap_t *heap, sa_page_t *page);
 void _sa_page_queue_remove(sa_heap_t *heap, sa_page_t *page);
+/* Resizes in place the block at the start of `page` (of `seg`, owned by
+ * `heap`, the calling thread's) where it is the page's only block in use:
+ * the page takes the class of `size` (<= SA_LARGE_MAX) if that class is
+ * of the page's kind; false (nothing changed) if it can't. */
+bool _sa_page_resize(sa_heap_t *heap, sa_segment_t *seg, sa_page_t *page,
+                     size_t size);
 
 /* ---- heap.c: thread heaps, init, fork ---- */
 /* One-time init (fork handlers, thread-exit key); idempotent. */

@@ -279,17 +279,34 @@ static sa_page_t *page_find(sa_heap_t *heap, unsigned cls) {
     if (!_sa_segment_adopt(heap, NULL))
       break;
   }
-  uint32_t size = _sa_class_size[cls];
-  sa_segment_kind_t kind = size <= SA_SMALL_MAX    ? SA_SEGMENT_SMALL
-                           : size <= SA_MEDIUM_MAX ? SA_SEGMENT_MEDIUM
-                                                   : SA_SEGMENT_LARGE;
-  sa_page_t *page = _sa_page_alloc(heap, kind);
+  sa_page_t *page = _sa_page_alloc(heap, sa_class_kind(cls));
   if (page == NULL)
     return NULL;
   page_init(sa_segment_of(page), page, cls);
   page_extend(page);
   _sa_page_queue_push(heap, page);
   return page;
+}
+
+bool _sa_page_resize(sa_heap_t *heap, sa_segment_t *seg, sa_page_t *page,
+                     size_t size) {
+  unsigned cls = sa_size_class(size);
+  if (sa_class_kind(cls) != seg->kind || page->in_full ||
+      atomic_load_explicit(&page->has_aligned, memory_order_relaxed) ||
+      atomic_load_explicit(&page->thread_free, memory_order_relaxed) !=
+          SA_TF_NORMAL)
+    return false;
+  sa_assert_internal(page->used == 1 && page->in_use);
+  /* Its other blocks are free: the page starts afresh in the new class,
+   * the block its first block, carved. At the end of the new class's
+   * queue, so that other blocks are carved after it only when the pages
+   * before are full. */
+  _sa_page_queue_remove(heap, page);
+  page_init(seg, page, cls);
+  atomic_store_explicit(&page->capacity, 1, memory_order_relaxed);
+  page->used = 1;
+  SA_LIST_APPEND(heap->pages[cls], page, next, prev);
+  return true;
 }
 
 /* The first block of the page's free list links to nowhere in its segment

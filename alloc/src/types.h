@@ -56,13 +56,20 @@
  * 1 MB buffer in a 1 MiB class would waste a quarter of its segment. */
 #define SA_LARGE_MAX ((size_t)1 << 17)
 
+/* realloc resizes in place a block alone at the start of its page by
+ * changing the page's class (alloc.c) from this size up: below, a copy
+ * costs less than the page its old class may have to take again. */
+#define SA_RESIZE_MIN ((size_t)1024)
+
 /* The largest alignment aligned allocation accepts; the segment map can
  * point back at most 255 segments from a huge block's start. */
 #define SA_MAX_ALIGN ((size_t)1 << 28)
 
 /* Released pages of a segment stay resident (reused first, no page
  * faults) until this much of them has piled up in a segment at most a
- * quarter in use; then they are purged. Never in the debug build: its
+ * quarter in use; then they are purged. Two medium pages: a page released
+ * and taken again in a loop (realloc moves pages between classes) must
+ * not be purged and faulted back each time. Never in the debug build: its
  * frees leave the quarantine oldest first, so a mostly empty segment is
  * soon filled again, and each purge made the next quarantine cycle fault
  * every page back in (realloc-steps: 2 page faults per realloc, half its
@@ -70,7 +77,7 @@
 #if SEGALLOC_DEBUG
 #define SA_PURGE_BYTES SIZE_MAX
 #else
-#define SA_PURGE_BYTES ((size_t)512 << 10)
+#define SA_PURGE_BYTES ((size_t)1 << 20)
 #endif
 
 /* Empty segments kept mapped for reuse, so churn doesn't cost a syscall
@@ -134,6 +141,8 @@ struct sa_heap_s;
  * when it runs out, so the page queues are touched once per batch.
  * Invariants (checked by segalloc_check_heap):
  *  - in_use == 0: the page holds nothing and is in no queue.
+ *  - block_size is its class's, a class of its segment's kind (realloc
+ *    may change the class of a page in use: _sa_page_resize).
  *  - capacity <= reserved; the first `capacity` blocks of the area have been
  *    handed out at least once, the rest are untouched.
  *  - used + |free| + |local_free| == capacity, the lists holding distinct
