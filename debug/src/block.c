@@ -166,9 +166,14 @@ void _sa_dbg_header_init(sa_dbg_header_t *h, size_t offset, size_t size,
 
 /* How many of the `len` bytes at p differ from `byte`; the first one's
  * index in *first. Words compared while all match (the common case): 32
- * bytes a step, then 8, then the last few bytes one by one. */
+ * bytes a step, then 8, then the last few bytes one by one. A long range
+ * (poison and footers of big blocks, kilobytes) is one vectorised memcmp
+ * of the range against itself shifted by a byte: all match if the first
+ * does and each byte equals the next. */
 static size_t count_damaged(const uint8_t *p, uint8_t byte, size_t len,
                             size_t *first) {
+  if (len >= 256 && p[0] == byte && memcmp(p, p + 1, len - 1) == 0)
+    return 0;
   const uint64_t pattern = 0x0101010101010101ULL * byte;
   size_t i = 0;
   for (; i + 32 <= len; i += 32) {
