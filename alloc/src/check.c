@@ -151,7 +151,7 @@ static void walk_segment(walk_t *walk, sa_segment_t *seg) {
   }
   if (dirty != seg->dirty_pages ||
       (((size_t)dirty << seg->page_shift) >= SA_PURGE_BYTES &&
-       seg->pages_in_use <= seg->page_count / 4)) {
+       seg->pages_in_use <= seg->page_count / 4 && seg->purge_due_ms == 0)) {
     _sa_message("check: segment %p: %u dirty pages, header says %u",
                 (void *)seg, dirty, seg->dirty_pages);
     walk->problems++;

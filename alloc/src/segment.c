@@ -169,6 +169,8 @@ sa_page_t *_sa_page_alloc(sa_heap_t *heap, sa_segment_kind_t kind) {
   if (page->dirty) {
     page->dirty = 0;
     seg->dirty_pages--;
+    if (seg->purge_due_ms != 0) /* in use again: wait longer */
+      seg->purge_due_ms = _sa_os_now_ms() + SA_PURGE_DELAY_MS;
   }
   page->in_use = 1;
   if (++seg->pages_in_use == seg->page_count)
@@ -199,6 +201,24 @@ static void segment_purge(sa_segment_t *seg) {
     }
   }
   seg->dirty_pages = 0;
+  seg->purge_due_ms = 0;
+}
+
+/* A release left `seg` (not empty) with more dirty pages: purge them if
+ * they are many in a mostly empty segment and have been for a while, or
+ * if the segment is down to one page (see SA_PURGE_DELAY_MS). */
+static void segment_maybe_purge(sa_segment_t *seg) {
+  if (((size_t)seg->dirty_pages << seg->page_shift) < SA_PURGE_BYTES ||
+      seg->pages_in_use > seg->page_count / 4) {
+    seg->purge_due_ms = 0;
+    return;
+  }
+  uint64_t now = _sa_os_now_ms();
+  if (seg->pages_in_use == 1 ||
+      (seg->purge_due_ms != 0 && now >= seg->purge_due_ms))
+    segment_purge(seg);
+  else if (seg->purge_due_ms == 0)
+    seg->purge_due_ms = now + SA_PURGE_DELAY_MS;
 }
 
 void _sa_page_release(sa_heap_t *heap, sa_page_t *page) {
@@ -215,13 +235,12 @@ void _sa_page_release(sa_heap_t *heap, sa_page_t *page) {
     SA_LIST_PUSH(heap->avail[seg->kind], seg, avail_next, avail_prev);
   /* Released pages are reused as they are (see _sa_page_alloc), so churn
    * costs neither syscalls nor page faults. Memory comes back with the
-   * whole segment (segment_release), or in a batch once the segment is
-   * mostly empty. */
+   * whole segment (segment_release), or in a batch once the segment has
+   * stayed mostly empty a while. */
   if (--seg->pages_in_use == 0)
     segment_release(heap, seg);
-  else if (((size_t)seg->dirty_pages << seg->page_shift) >= SA_PURGE_BYTES &&
-           seg->pages_in_use <= seg->page_count / 4)
-    segment_purge(seg);
+  else
+    segment_maybe_purge(seg);
 }
 
 /* Collects remote frees and frees the pages that turn out empty; true

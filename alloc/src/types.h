@@ -67,18 +67,24 @@
 
 /* Released pages of a segment stay resident (reused first, no page
  * faults) until this much of them has piled up in a segment at most a
- * quarter in use; then they are purged. Two medium pages: a page released
- * and taken again in a loop (realloc moves pages between classes) must
- * not be purged and faulted back each time. Never in the debug build: its
- * frees leave the quarantine oldest first, so a mostly empty segment is
- * soon filled again, and each purge made the next quarantine cycle fault
- * every page back in (realloc-steps: 2 page faults per realloc, half its
- * time); there pages come back with their whole segment. */
+ * quarter in use, and the segment has then reused none of them for
+ * SA_PURGE_DELAY_MS; a release after that purges them (delayed, as
+ * mimalloc's purge delay: a program that frees a phase's blocks and
+ * allocates the next phase's refaults nothing). With no release to come
+ * there is no later: a release that leaves one page in use purges at once.
+ * Two medium pages: a page released and taken again in a loop (realloc
+ * moves pages between classes) must not be purged and faulted back each
+ * time. Never in the debug build: its frees leave the quarantine oldest
+ * first, so a mostly empty segment is soon filled again, and each purge
+ * made the next quarantine cycle fault every page back in (realloc-steps:
+ * 2 page faults per realloc, half its time); there pages come back with
+ * their whole segment. */
 #if SEGALLOC_DEBUG
 #define SA_PURGE_BYTES SIZE_MAX
 #else
 #define SA_PURGE_BYTES ((size_t)1 << 20)
 #endif
+#define SA_PURGE_DELAY_MS 100
 
 /* Empty segments kept mapped for reuse, so churn doesn't cost a syscall
  * per call. */
@@ -177,7 +183,8 @@ typedef struct sa_page_s {
  * Invariants: cookie == sa_segment_cookie(self); every SA_SEGMENT_SIZE chunk
  * of the mapping has a segment-map entry leading back here; pages_in_use
  * counts pages with in_use set; dirty_pages counts dirty pages, which hold
- * less than SA_PURGE_BYTES if at most a quarter of the pages are in use; a
+ * less than SA_PURGE_BYTES if at most a quarter of the pages are in use,
+ * unless a purge is due (purge_due_ms != 0); a
  * small/medium segment is in its owner's `owned` list, and in its `avail` list
  * iff pages_in_use < page_count; an abandoned one (heap == NULL) is in the
  * global abandoned list. */
@@ -188,9 +195,10 @@ typedef struct sa_segment_s {
   uint32_t page_count;
   uint32_t pages_in_use;
   uint32_t dirty_pages;
-  _Atomic(struct sa_heap_s *) heap;         /* owner; NULL: abandoned or huge */
-  size_t mapped_size;                       /* whole mapping */
-  struct sa_segment_s *all_next, *all_prev; /* global list */
+  uint64_t purge_due_ms;            /* 0, or when to purge the dirty pages */
+  _Atomic(struct sa_heap_s *) heap; /* owner; NULL: abandoned or huge */
+  size_t mapped_size;               /* whole mapping */
+  struct sa_segment_s *all_next, *all_prev;     /* global list */
   struct sa_segment_s *owned_next, *owned_prev; /* owner's or abandoned */
   struct sa_segment_s *avail_next, *avail_prev; /* owner's with free pages */
   uint8_t *huge_block; /* huge: the block (after header and alignment) */
