@@ -16,10 +16,10 @@
 
 /* ---- 1: owners exit while other threads free their last blocks ---- */
 /* With the segment cache full, the exit collects the blocks, releases the
- * pages and unmaps the segments (blocks of 100 KiB: a large page is a
- * whole segment). A remote free must touch nothing of the page, segment or
- * heap once its block is published (it used to read the page's full flag
- * and the segment's owner after that). */
+ * pages and unmaps the segments (blocks of 100 KiB: each its thread's only
+ * medium block, so its segment empties). A remote free must touch nothing of
+ * the page, segment or heap once its block is published (it used to read the
+ * page's full flag and the segment's owner after that). */
 enum { LAST_PAIRS = 6, LAST_SIZE = 100 * 1024 };
 
 typedef struct last_pair_s {

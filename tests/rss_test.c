@@ -94,8 +94,9 @@ Test(rss, medium_blocks_given_back) {
   burst_and_check(8 * KiB, 64 * KiB, SEGMENT_CACHE_BYTES + SLACK);
 }
 
-/* Once failed: each of the 16 large classes kept its empty page, a whole
- * resident 4 MiB segment (now kept only while large blocks are in use). */
+/* Once failed: each large class kept its empty page, then a whole
+ * resident 4 MiB segment (now the classes above 64 KiB share medium
+ * pages). */
 Test(rss, large_blocks_given_back) {
   /* Blocks above 128 KiB are huge: the huge cache may keep some. */
   burst_and_check(64 * KiB, MiB,

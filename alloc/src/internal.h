@@ -150,10 +150,8 @@ static inline unsigned sa_size_class(size_t size) {
 
 /* The kind of page that holds the blocks of class `cls`. */
 static inline sa_segment_kind_t sa_class_kind(unsigned cls) {
-  uint32_t size = _sa_class_size[cls];
-  return size <= SA_SMALL_MAX    ? SA_SEGMENT_SMALL
-         : size <= SA_MEDIUM_MAX ? SA_SEGMENT_MEDIUM
-                                 : SA_SEGMENT_LARGE;
+  return _sa_class_size[cls] <= SA_SMALL_MAX ? SA_SEGMENT_SMALL
+                                             : SA_SEGMENT_MEDIUM;
 }
 
 /* ---- segment.c: segments, their pages, the segment map ---- */

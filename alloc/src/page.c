@@ -221,30 +221,9 @@ bool _sa_free_remote(sa_segment_t *seg, sa_page_t *page, sa_block_t *block) {
 }
 
 /* Keep a class's only page even when empty: a program that mallocs and
- * frees one block in a loop must not give pages back and take them again.
- * A large page is a whole segment, though: those are kept only while the
- * heap has large blocks in use, so that after a burst of large blocks is
- * freed, all its memory goes (the segment cache keeps a few). */
+ * frees one block in a loop must not give pages back and take them again. */
 static bool keep_empty(sa_heap_t *heap, sa_page_t *page) {
-  if (heap->pages[page->size_class] != page || page->next != NULL)
-    return false;
-  if (page->block_size <= SA_MEDIUM_MAX)
-    return true;
-  for (const sa_segment_t *seg = heap->owned[SA_SEGMENT_LARGE]; seg != NULL;
-       seg = seg->owned_next)
-    if (seg->pages[0].in_use && seg->pages[0].used != 0)
-      return true;
-  sa_segment_t *seg = heap->owned[SA_SEGMENT_LARGE];
-  while (seg != NULL) {
-    sa_segment_t *next = seg->owned_next; /* release unlinks seg */
-    sa_page_t *empty = &seg->pages[0];
-    if (empty != page && empty->in_use) {
-      _sa_page_queue_remove(heap, empty);
-      _sa_page_release(heap, empty);
-    }
-    seg = next;
-  }
-  return false;
+  return heap->pages[page->size_class] == page && page->next == NULL;
 }
 
 void _sa_page_after_local_free(sa_heap_t *heap, sa_page_t *page) {

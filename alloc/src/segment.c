@@ -113,8 +113,8 @@ static sa_segment_t *segment_new(sa_heap_t *heap, sa_segment_kind_t kind) {
   }
   if (seg == NULL)
     return NULL;
-  static const uint32_t page_shift[SA_PAGE_KINDS] = {
-      SA_SMALL_PAGE_SHIFT, SA_MEDIUM_PAGE_SHIFT, SA_LARGE_PAGE_SHIFT};
+  static const uint32_t page_shift[SA_PAGE_KINDS] = {SA_SMALL_PAGE_SHIFT,
+                                                     SA_MEDIUM_PAGE_SHIFT};
   uint32_t shift = page_shift[kind];
   uint32_t count = (uint32_t)(SA_SEGMENT_SIZE >> shift);
   size_t header = segment_header_size(count);

@@ -39,21 +39,20 @@
 #define SA_SEGMENT_SIZE ((size_t)1 << SA_SEGMENT_SHIFT)
 #define SA_SMALL_PAGE_SHIFT 16  /* 64 KiB pages: 64 per segment */
 #define SA_MEDIUM_PAGE_SHIFT 19 /* 512 KiB pages: 8 per segment */
-#define SA_LARGE_PAGE_SHIFT 22  /* one page: the whole segment */
 #define SA_MAX_PAGES (SA_SEGMENT_SIZE >> SA_SMALL_PAGE_SHIFT)
 
 /* Size classes: 16-byte steps up to 128, then 4 classes per power of two
  * (waste under 20%) up to SA_LARGE_MAX. Classes up to SA_SMALL_MAX live in
- * small pages, up to SA_MEDIUM_MAX in medium pages, up to SA_LARGE_MAX in
- * large pages; anything above in huge segments. */
+ * small pages, the others in medium pages (at least 3 blocks a page, so
+ * that a few blocks of each class above 64 KiB share a segment rather
+ * than hold one each); anything above in huge segments. */
 #define SA_CLASS_COUNT 48
 #define SA_SMALL_MAX ((size_t)8192)
-#define SA_MEDIUM_MAX ((size_t)65536)
 /* Above it, blocks are huge: page-granular (no class rounding) and
- * reused through the huge cache. 128 KiB: each large class holds a whole
- * 4 MiB segment while one block of it lives (Python keeps a few such
- * blocks: under ulimit -v it lost 9 segments' worth with 512 KiB), and a
- * 1 MB buffer in a 1 MiB class would waste a quarter of its segment. */
+ * reused through the huge cache. 128 KiB: a 1 MB buffer in a 1 MiB class
+ * would waste a quarter of its page, and classes of 1 MiB would need
+ * pages of several MiB (Python keeps a few such blocks: under ulimit -v it
+ * lost 9 segments' worth with 512 KiB in segments of their own). */
 #define SA_LARGE_MAX ((size_t)1 << 17)
 
 /* realloc resizes in place a block alone at the start of its page by
@@ -100,10 +99,9 @@
 typedef enum sa_segment_kind_e {
   SA_SEGMENT_SMALL,
   SA_SEGMENT_MEDIUM,
-  SA_SEGMENT_LARGE,
   SA_SEGMENT_HUGE,
 } sa_segment_kind_t;
-#define SA_PAGE_KINDS 3 /* the kinds cut into pages: small, medium, large */
+#define SA_PAGE_KINDS 2 /* the kinds cut into pages: small, medium */
 
 /* Error classes, in the order of segalloc_error_kind_t (segalloc_debug.h). */
 typedef enum sa_error_kind_e {

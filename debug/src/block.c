@@ -318,8 +318,9 @@ void _sa_dbg_report_freed(const sa_dbg_header_t *h, const void *p,
                  h->size, p, note);
 }
 
-/* Copies of the headers of the last large or huge blocks handed back to
- * the core, taken before the core could reuse or unmap them. Best effort:
+/* Copies of the headers of the last large (above 64 KiB) or huge blocks
+ * handed back to the core, taken before the core could reuse or unmap
+ * them (few blocks a page: their page soon goes). Best effort:
  * a note is skipped while another thread writes one. */
 #define RELEASED_RING 64
 static struct {
@@ -330,7 +331,7 @@ static _Atomic size_t sa_dbg_released_next;
 static atomic_flag sa_dbg_released_busy = ATOMIC_FLAG_INIT;
 
 void _sa_dbg_note_released(const sa_dbg_header_t *h) {
-  if (h->offset + h->size <= SA_MEDIUM_MAX ||
+  if (h->offset + h->size <= SA_LARGE_MAX / 2 ||
       atomic_flag_test_and_set(&sa_dbg_released_busy))
     return;
   size_t i = atomic_fetch_add(&sa_dbg_released_next, 1) % RELEASED_RING;
