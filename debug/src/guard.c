@@ -103,6 +103,27 @@ static size_t data_bytes(const sa_dbg_guard_t *g) {
   return (g->run_pages - 1) * pool.page;
 }
 
+/* The block an address in the pool is blamed on: the one whose run holds
+ * it or, in a guard page (or a page of no run: the pool's first, and
+ * those past the last run), the nearer of the blocks on either side, as
+ * GWP-ASan does (an underflow of the next block, with the guard on the
+ * right). Lock-free (the fault handler). */
+static sa_dbg_guard_t *block_at(const uint8_t *addr) {
+  sa_dbg_guard_t *g = slot_of(addr);
+  const uint8_t *page =
+      (const uint8_t *)((uintptr_t)addr & ~(uintptr_t)(pool.page - 1));
+  if (g != NULL &&
+      page != (_sa_dbg_options.guard_left ? g->run : g->run + data_bytes(g)))
+    return g;
+  sa_dbg_guard_t *before = slot_of(page - 1);
+  sa_dbg_guard_t *after = slot_of(page + pool.page);
+  if (before == NULL || after == NULL)
+    return before != NULL ? before : after;
+  size_t past_before = (size_t)(addr - (before->user + before->header.size));
+  size_t to_after = (size_t)(after->user - addr);
+  return to_after < past_before ? after : before;
+}
+
 uint8_t *_sa_dbg_guard_start(const sa_dbg_header_t *h) {
   const sa_dbg_guard_t *g = (const sa_dbg_guard_t *)h;
   return h->size == 0 ? g->user : data_start(g);
@@ -115,7 +136,6 @@ uint8_t *_sa_dbg_guard_end(const sa_dbg_header_t *h) {
 
 static void on_fault(int sig, siginfo_t *info, void *context);
 
-/* Once, under the lock: the address space, the tables, the handler. */
 /* One reservation: the tables, then the pool. */
 static bool pool_reserve(size_t bytes) {
   size_t pages = bytes / pool.page;
@@ -135,10 +155,14 @@ static bool pool_reserve(size_t bytes) {
   pool.ring = (void *)(area + page_slot_bytes + slot_bytes);
   pool.pages = pages;
   pool.max_slots = (uint32_t)slots;
+  /* The pool's first page is no run's: the first run's left neighbour is
+   * inaccessible too, not the tables. */
+  pool.bumped = 1;
   _sa_dbg_guard_pool = area + tables;
   return true;
 }
 
+/* Once, under the lock: the address space, the tables, the handler. */
 static bool pool_setup(void) {
   pool.tried = true;
   pool.page = _sa_os_page_size();
@@ -308,7 +332,7 @@ void _sa_dbg_guard_retire(sa_dbg_header_t *h) {
 }
 
 sa_dbg_header_t *_sa_dbg_guard_header_of(const void *p) {
-  sa_dbg_guard_t *g = slot_of(p);
+  sa_dbg_guard_t *g = block_at(p);
   return g != NULL && _sa_dbg_header_ok(&g->header) ? &g->header : NULL;
 }
 
@@ -362,29 +386,10 @@ static void chain(int sig, siginfo_t *info, void *context) {
   }
 }
 
-/* A fault in g's guard page may be meant for the block on the guard's
- * other side (an underflow of the next block, with the guard on the
- * right): as GWP-ASan, the nearer block is blamed. */
-static sa_dbg_guard_t *nearer_block(sa_dbg_guard_t *g, const uint8_t *addr) {
-  bool left = _sa_dbg_options.guard_left;
-  const uint8_t *guard = left ? g->run : g->run + data_bytes(g);
-  if (addr < guard || addr >= guard + pool.page)
-    return g;
-  sa_dbg_guard_t *other = slot_of(left ? guard - 1 : guard + pool.page);
-  if (other == NULL)
-    return g;
-  const uint8_t *g_end = g->user + g->header.size;
-  const uint8_t *other_end = other->user + other->header.size;
-  size_t to_g = (size_t)(left ? g->user - addr : addr - g_end);
-  size_t to_other = (size_t)(left ? addr - other_end : other->user - addr);
-  return to_other < to_g ? other : g;
-}
-
 static void on_fault(int sig, siginfo_t *info, void *context) {
   const uint8_t *addr = info->si_addr;
-  sa_dbg_guard_t *g = info->si_code > 0 ? slot_of(addr) : NULL;
-  if (g != NULL)
-    g = nearer_block(g, addr);
+  sa_dbg_guard_t *g =
+      info->si_code > 0 && sa_dbg_in_guard_pool(addr) ? block_at(addr) : NULL;
   const sa_dbg_header_t *h = g != NULL ? &g->header : NULL;
   if (h == NULL || (h->state == SA_DBG_LIVE && addr >= g->user &&
                     addr < g->user + h->size)) {

@@ -76,6 +76,16 @@ Test(guard, underflow_into_a_neighbours_guard_blames_the_nearer_block) {
   assert_fault(&r, "heap-buffer-underflow", "WRITE", -2, "4096");
 }
 
+/* Before the first run and after the last, the pages are no block's:
+ * the access is blamed on the block beside them. */
+Test(guard, the_pages_around_all_runs_blame_the_block_beside) {
+  death_result_t r = run_scenario("underflow-of-the-first-block", ALL, NULL);
+  assert_fault(&r, "heap-buffer-underflow", "WRITE", -2, "4096");
+  r = run_scenario("overflow-of-the-last-block", ALL,
+                   "SEGALLOC_GUARD_SIDE=left");
+  assert_fault(&r, "heap-buffer-overflow", "WRITE", 4097, "4096");
+}
+
 /* On the right, an underflow into the slack before the block is found at
  * free, as with canaries. */
 Test(guard, underflow_on_the_right_found_by_the_head) {

@@ -97,6 +97,18 @@ static void underflow_into_the_previous_guard(void) {
   write_at(segalloc_malloc(4096), -2);
 }
 
+/* The first guarded block, with the guard on the right: the page before
+ * it is the pool's first, no block's. */
+static void underflow_of_the_first_block(void) {
+  write_at(segalloc_malloc(4096), -2);
+}
+
+/* The last guarded block, with the guard on the left: the page after it
+ * is no block's yet. */
+static void overflow_of_the_last_block(void) {
+  write_at(segalloc_malloc(4096), 4097);
+}
+
 static void use_after_free_read(void) {
   char *p = segalloc_malloc(40);
   segalloc_free(p);
@@ -270,6 +282,8 @@ int main(int argc, char **argv) {
       {"underflow-write", underflow_write},
       {"underflow-read", underflow_read},
       {"underflow-into-the-previous-guard", underflow_into_the_previous_guard},
+      {"underflow-of-the-first-block", underflow_of_the_first_block},
+      {"overflow-of-the-last-block", overflow_of_the_last_block},
       {"use-after-free-read", use_after_free_read},
       {"use-after-free-write", use_after_free_write},
       {"malloc0-read", malloc0_read},
