@@ -35,8 +35,15 @@ static inline char *H(void *p) {
   void *volatile v = p;
   return (char *)v;
 }
-static inline void rd(const void *p) { suite_sink = *(const volatile char *)p; }
-static inline void wr(void *p) { *(volatile char *)p = 1; }
+static inline void rd(const void *p) {
+  suite_sink = *(const volatile char *)p;
+}
+/* A write flips the byte (read first): a fixed value would match a keyed
+ * canary byte one run in 256, and the case would pass by luck. */
+static inline void wr(void *p) {
+  volatile char *q = (volatile char *)p;
+  *q = (char)~*q;
+}
 
 /* Source and destination for copies that read or write past a block. */
 __attribute__((unused)) static char suite_buf[2 * MB + 64 * KB];
