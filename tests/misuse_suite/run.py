@@ -23,6 +23,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -119,15 +120,15 @@ SHORT = {"heap-buffer-overflow": "ovf", "heap-buffer-underflow": "unf",
 
 
 def markdown(suite, tools, results):
-    head = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
-                          capture_output=True, text=True).stdout.strip()
+    day = time.strftime("%Y-%m-%d", time.gmtime())
     cc = subprocess.run(["gcc", "--version"], capture_output=True,
                         text=True).stdout.splitlines()[0]
     out = ["# Misuse suite results", "",
-           "`tests/misuse_suite/run.py` at commit %s, %s, -O0; %d "
+           "`tests/misuse_suite/run.py` on %s (the segalloc of the commit "
+           "that adds this file), %s, -O0; %d "
            "cases, each under `LD_PRELOAD` with default settings (ASan: "
            "the same source with `-fsanitize=address`, "
-           "`detect_leaks=0`)." % (head, cc, len(suite)), "",
+           "`detect_leaks=0`)." % (day, cc, len(suite)), "",
            "Caught = the program died (signal or non-zero exit, also at "
            "exit) or the tool reported an error; missed = it printed "
            "UNNOTICED and exited 0.", "",
