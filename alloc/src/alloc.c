@@ -72,10 +72,10 @@ static void free_huge(sa_segment_t *seg, void *p) {
   _sa_huge_free(seg);
 }
 
-/* Every free but the common one (see _sa_free): not ours, huge, interior
- * pointers, double frees, the page's last block in use or the first back
- * into a full page, and frees from other threads. */
-__attribute__((noinline)) static void free_slow(void *p, sa_segment_t *seg) {
+/* Not ours, huge, interior pointers, double frees, the page's last block
+ * in use or the first back into a full page, and frees from other threads. */
+void _sa_free_slow(void *p) {
+  sa_segment_t *seg = sa_segment_of(p);
   if (SA_UNLIKELY(seg == NULL)) {
     _sa_error(SA_ERR_INVALID_FREE, p, "not allocated by segalloc");
     return;
@@ -113,29 +113,6 @@ __attribute__((noinline)) static void free_slow(void *p, sa_segment_t *seg) {
   } else if (!_sa_free_remote(seg, page, block)) {
     _sa_free(p); /* the segment is ours now */
   }
-}
-
-/* The free fast path: a block start in a page of this thread's, neither
- * the page's last block in use, nor the first back into a full page, nor
- * the block freed last; no lock, no syscall, few registers (the rest is
- * free_slow's). */
-void _sa_free(void *p) {
-  sa_segment_t *seg = sa_segment_of(p);
-  if (SA_LIKELY(seg != NULL && seg->kind != SA_SEGMENT_HUGE)) {
-    sa_page_t *page = sa_page_of(seg, p);
-    sa_block_t *block = p;
-    if (SA_LIKELY(atomic_load_explicit(&seg->heap, memory_order_relaxed) ==
-                      _sa_tls_heap &&
-                  !page->has_aligned && !page->in_full &&
-                  ((uintptr_t)p & 15) == 0 && (uint8_t *)p >= page->area &&
-                  block != page->local_free && page->used > 1)) {
-      sa_block_set_next(page, block, page->local_free);
-      page->local_free = block;
-      page->used--;
-      return;
-    }
-  }
-  free_slow(p, seg);
 }
 
 size_t _sa_usable_size(const void *p) {

@@ -44,6 +44,8 @@ static inline bool is_power_of_two(size_t n) {
 }
 
 void *segalloc_malloc(size_t size) {
+  if (SA_LIKELY(size <= 1024)) /* one compare on the common path */
+    return SA_ALLOC(size, SA_MIN_ALIGN, false);
   return size_ok(size) ? SA_ALLOC(size, SA_MIN_ALIGN, false) : NULL;
 }
 

@@ -171,20 +171,26 @@ static inline uintptr_t sa_segment_cookie(const sa_segment_t *seg) {
   return (uintptr_t)seg ^ (uintptr_t)0x5e6a110c5e6a110cULL;
 }
 
-/* The segment holding `p`, or NULL when p is not in memory of ours. */
-static inline sa_segment_t *sa_segment_of(const void *p) {
+/* The segment-map entry of p's chunk (0 when p is not in memory of ours). */
+static inline unsigned sa_map_entry(const void *p) {
   uintptr_t chunk = (uintptr_t)p >> SA_SEGMENT_SHIFT;
   if (SA_UNLIKELY(chunk >= ((uintptr_t)1 << SA_MAP_BITS)))
-    return NULL;
+    return 0;
   sa_map_leaf_t *leaf = atomic_load_explicit(
       &_sa_segment_map[chunk >> SA_MAP_LEAF_BITS], memory_order_acquire);
   if (SA_UNLIKELY(leaf == NULL))
-    return NULL;
-  unsigned back = atomic_load_explicit(
+    return 0;
+  return atomic_load_explicit(
       &(*leaf)[chunk & (((uintptr_t)1 << SA_MAP_LEAF_BITS) - 1)],
       memory_order_relaxed);
+}
+
+/* The segment holding `p`, or NULL when p is not in memory of ours. */
+static inline sa_segment_t *sa_segment_of(const void *p) {
+  unsigned back = sa_map_entry(p);
   if (SA_UNLIKELY(back == 0 || back == 255))
     return NULL;
+  uintptr_t chunk = (uintptr_t)p >> SA_SEGMENT_SHIFT;
   return (sa_segment_t *)((chunk - (back - 1)) << SA_SEGMENT_SHIFT);
 }
 
@@ -285,7 +291,9 @@ extern __thread sa_heap_t *_sa_tls_heap
  * freed twice is on a free list twice: the second time malloc reaches it,
  * its first word is 0 (or the program's data), which decodes to nothing
  * in its segment; so do links overwritten after free. Malloc checks each
- * link it follows (an xor and a compare, no memory access). */
+ * link it follows (two xors and a shift, no memory access); the end of a
+ * list (NULL) fails that check too, and the slow path takes the last
+ * block. */
 static inline sa_block_t *sa_block_next(const sa_page_t *page,
                                         const sa_block_t *block) {
   return (sa_block_t *)(block->link ^ page->key);
@@ -296,15 +304,14 @@ static inline void sa_block_set_next(const sa_page_t *page, sa_block_t *block,
   block->link = (uintptr_t)next ^ page->key;
 }
 
-/* Whether `next`, read from free `block`, is NULL or in its segment. */
+/* Whether `next`, read from free `block`, is in its segment (not NULL). */
 static inline bool sa_link_ok(const sa_block_t *block, const sa_block_t *next) {
-  return (((uintptr_t)next ^ (uintptr_t)block) >> SA_SEGMENT_SHIFT) == 0 ||
-         next == NULL;
+  return (((uintptr_t)next ^ (uintptr_t)block) >> SA_SEGMENT_SHIFT) == 0;
 }
 
 /* The malloc fast path: pop the first free block of the class's current
- * page; no lock, no syscall. A bad link goes to the slow path, which
- * reports it. */
+ * page, unless it is the last; no lock, no syscall. A bad link goes to the
+ * slow path, which reports it. */
 static inline void *_sa_alloc_small(size_t size) {
   sa_heap_t *heap = _sa_tls_heap;
   unsigned cls = sa_size_class(size);
@@ -327,8 +334,32 @@ static inline void *_sa_alloc_small(size_t size) {
 /* At least `size` bytes aligned to `align` (a power of two at most
  * SA_MAX_ALIGN), zeroed if `zero`; or NULL with errno = ENOMEM. */
 void *_sa_alloc(size_t size, size_t align, bool zero);
-/* Frees what _sa_alloc returned; reports an invalid pointer. */
-void _sa_free(void *p);
+/* Every free but the common one (see _sa_free). */
+void _sa_free_slow(void *p);
+
+/* Frees what _sa_alloc returned; reports an invalid pointer. The fast path
+ * inline: a block start in a small, medium or large page of this thread's
+ * (huge segments have no heap), neither the page's last block in use, nor
+ * the first back into a full page, nor the block freed last; no lock, no
+ * syscall. */
+static inline void _sa_free(void *p) {
+  if (SA_LIKELY(sa_map_entry(p) == 1)) { /* p's segment starts at its chunk */
+    sa_segment_t *seg = (sa_segment_t *)((uintptr_t)p & ~(SA_SEGMENT_SIZE - 1));
+    sa_page_t *page = sa_page_of(seg, p);
+    sa_block_t *block = p;
+    if (SA_LIKELY(atomic_load_explicit(&seg->heap, memory_order_relaxed) ==
+                      _sa_tls_heap &&
+                  page->slow_free == 0 && ((uintptr_t)p & 15) == 0 &&
+                  (uint8_t *)p >= page->area && block != page->local_free &&
+                  page->used > 1)) {
+      sa_block_set_next(page, block, page->local_free);
+      page->local_free = block;
+      page->used--;
+      return;
+    }
+  }
+  _sa_free_slow(p);
+}
 /* Usable bytes from p to the end of its block; 0 when p is not ours. */
 size_t _sa_usable_size(const void *p);
 /* The start of the block holding p (free or not), its size in *size;

@@ -307,22 +307,26 @@ void *_sa_malloc_slow(sa_heap_t *heap, unsigned cls) {
     errno = ENOMEM;
     return NULL;
   }
+  sa_page_t *page = heap->pages[cls];
   for (;;) {
-    sa_page_t *page = heap->pages[cls];
-    if (page != NULL && page->free != NULL) /* the fast path's bad link */
-      free_list_broken(page);
-    page = page_find(heap, cls);
+    if (page == NULL || page->free == NULL)
+      page = page_find(heap, cls);
     if (page == NULL) {
       errno = ENOMEM;
       return NULL;
     }
     sa_block_t *block = page->free;
     sa_block_t *next = sa_block_next(page, block);
-    if (sa_link_ok(block, next)) {
+    if (next == NULL || sa_link_ok(block, next)) {
       page->free = next;
+      if (next == NULL) { /* the fast path leaves the last block to us */
+        page->free = page->local_free;
+        page->local_free = NULL;
+      }
       block->link = 0;
       page->used++;
       return block;
     }
+    free_list_broken(page); /* the fast path's bad link */
   }
 }

@@ -157,8 +157,10 @@ struct sa_heap_s;
  *    than the queue of its class; then its state is FULL or NOTIFYING.
  *    used == 0 implies state NORMAL (a notifier holds an unpublished block).
  *  - dirty: not in use, and its memory not given back since it was. */
+/* Cache-line aligned, the fields of the malloc and free fast paths in the
+ * first line; `thread_free`, which other threads write, in the second. */
 typedef struct sa_page_s {
-  sa_block_t *free;       /* owner thread only: malloc takes from here */
+  _Alignas(64) sa_block_t *free; /* owner thread only: malloc takes here */
   uintptr_t key;          /* encodes the links of the page's free lists */
   sa_block_t *local_free; /* owner thread only: free puts here */
   uint32_t used;
@@ -166,15 +168,23 @@ typedef struct sa_page_s {
                                  reallocs of aligned blocks anywhere */
   uint32_t reserved;
   uint32_t block_size;
-  uint8_t *area;                  /* first block */
-  _Atomic(uintptr_t) thread_free; /* count | list pushed by others | state */
-  struct sa_page_s *next, *prev;  /* class queue or full list */
+  uint8_t *area; /* first block */
   uint8_t size_class;
   uint8_t in_use;
-  _Atomic(uint8_t) has_aligned; /* may hold interior pointers; set by the
-                                   owner, read by frees from any thread */
-  uint8_t dirty;                /* released, its memory still resident */
-  uint8_t in_full;              /* owner thread only */
+  /* The free fast path reads both flags at once, as `slow_free` (only the
+   * owner writes them, so its reads don't race). */
+  union {
+    struct {
+      uint8_t in_full;              /* owner thread only */
+      _Atomic(uint8_t) has_aligned; /* may hold interior pointers; set by
+                                       the owner, read by frees anywhere */
+    };
+    uint16_t slow_free; /* owner thread only: nonzero if either is set */
+  };
+  uint8_t dirty; /* released, its memory still resident */
+  _Alignas(64) _Atomic(uintptr_t) thread_free; /* count | list pushed by
+                                                  others | state */
+  struct sa_page_s *next, *prev;               /* class queue or full list */
 } sa_page_t;
 
 /* A segment header sits at the start of its mapping.
@@ -194,7 +204,9 @@ typedef struct sa_segment_s {
   uint32_t pages_in_use;
   uint32_t dirty_pages;
   uint64_t purge_due_ms;            /* 0, or when to purge the dirty pages */
-  _Atomic(struct sa_heap_s *) heap; /* owner; NULL: abandoned or huge */
+  _Atomic(struct sa_heap_s *) heap; /* owner; NULL: abandoned or huge (so
+                                       the free fast path, which compares
+                                       it with its own heap, skips both) */
   size_t mapped_size;               /* whole mapping */
   struct sa_segment_s *all_next, *all_prev;     /* global list */
   struct sa_segment_s *owned_next, *owned_prev; /* owner's or abandoned */
