@@ -114,7 +114,7 @@ static void init_fields(sa_dbg_header_t *h, size_t offset, size_t size,
   h->alloc_tid = tid;
   h->free_tid = 0;
   if (junk_from < size && _sa_dbg_options.junk >= 0)
-    fill_edges(h, SA_DBG_JUNK_EDGE, junk_from, size,
+    fill_edges(h, SA_DBG_FILL_EDGE, junk_from, size,
                (uint8_t)_sa_dbg_options.junk);
 }
 

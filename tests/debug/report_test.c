@@ -247,12 +247,12 @@ Test(use_after_free, found_when_the_block_leaves_the_quarantine) {
   death_assert_report(&r, "use-after-free", b.p);
 }
 
-/* A large block is poisoned and checked only within SA_DBG_FILL_EDGE (4
+/* A large block is poisoned and checked only within SA_DBG_FILL_EDGE (1
  * KiB) of either end: a write at either end, or at the inner border of
  * either edge, is still found. */
 Test(use_after_free, at_the_edges_of_a_2_mib_block) {
   size_t size = (size_t)2 << 20;
-  ptrdiff_t at[] = {0, 4095, (ptrdiff_t)size - 4096, (ptrdiff_t)size - 1};
+  ptrdiff_t at[] = {0, 1023, (ptrdiff_t)size - 1024, (ptrdiff_t)size - 1};
   for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
     block_t b = {segalloc_malloc(size), size, at[i]};
     death_result_t r = run(write_after_free_then_flush, &b);
