@@ -118,6 +118,65 @@ Test(threads, producer_consumers_cross_thread_free) {
   stats_assert_back_to(&start);
 }
 
+/* ---- 2b: blocks grown by realloc in small steps (in place while alone
+ * at the start of their page: the page changes class), then handed to
+ * other threads that grow them again (they don't own the page: a move)
+ * and free them, while the owner keeps growing the next ones ---- */
+enum { GROWN = 3000, GROW_STEPS = 40, GROWN_MAX = 64 * KiB };
+
+static void *grower(void *arg) {
+  pc_t *pc = arg;
+  for (uint64_t id = 0; id < GROWN; id++) {
+    msg_t *m = msg_new(id, 16);
+    for (size_t step = 1; m != NULL && step <= GROW_STEPS; step++) {
+      size_t size = 16 + (GROWN_MAX - 16) * step / GROW_STEPS;
+      msg_t *r = segalloc_realloc(m, sizeof(msg_t) + size);
+      if (r == NULL || !msg_resized(r, size))
+        atomic_fetch_add(&pc->ledger.damaged, 1);
+      m = r != NULL ? r : m;
+    }
+    if (m == NULL) {
+      atomic_fetch_add(&pc->ledger.failed_allocs, 1);
+      continue;
+    }
+    queue_push(&pc->queue, m);
+    while (queue_length(&pc->queue) > 64)
+      sched_yield();
+  }
+  queue_close(&pc->queue);
+  return NULL;
+}
+
+static void *regrower(void *arg) {
+  pc_t *pc = arg;
+  msg_t *m;
+  while ((m = queue_pop(&pc->queue)) != NULL) {
+    size_t size = m->size + 5000;
+    msg_t *r = segalloc_realloc(m, sizeof(msg_t) + size);
+    if (r == NULL || !msg_resized(r, size))
+      atomic_fetch_add(&pc->ledger.damaged, 1);
+    m = r != NULL ? r : m;
+    ledger_arrive(&pc->ledger, m);
+    segalloc_free(m);
+  }
+  return NULL;
+}
+
+Test(threads, realloc_grown_blocks_handed_to_other_threads) {
+  segalloc_stats_t start = stats_now();
+  static pc_t pc;
+  queue_init(&pc.queue);
+  ledger_init(&pc.ledger, GROWN);
+  pthread_t t[THREADS];
+  cr_assert_eq(pthread_create(&t[0], NULL, grower, &pc), 0);
+  for (int i = 1; i < THREADS; i++)
+    cr_assert_eq(pthread_create(&t[i], NULL, regrower, &pc), 0);
+  join_threads(t, THREADS);
+  ledger_assert_complete(&pc.ledger, GROWN);
+  heap_assert_ok();
+  stats_assert_back_to(&start);
+}
+
 /* ---- 3: a ring: each thread takes blocks from its inbox and passes them
  * on, resized or replaced by a copy, until they have gone round ---- */
 enum { RING_BLOCKS = 2000, RING_HOPS = 3 * THREADS };
