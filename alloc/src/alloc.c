@@ -102,12 +102,12 @@ void _sa_free_slow(void *p) {
     /* Only the last block freed is checked here (reading the block would
      * cost a cache miss on every free); a block freed twice further apart
      * is caught when malloc reaches it a second time (_sa_alloc_small). */
-    if (block == page->local_free || page->used == 0) {
+    if (block == page->free || page->used == 0) {
       _sa_error(SA_ERR_DOUBLE_FREE, p, "block is already free");
       return;
     }
-    sa_block_set_next(page, block, page->local_free);
-    page->local_free = block;
+    sa_block_set_next(page, block, page->free);
+    page->free = block;
     if (--page->used == 0 || page->in_full)
       _sa_page_after_local_free(heap, page);
   } else if (!_sa_free_remote(seg, page, block)) {

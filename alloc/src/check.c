@@ -13,7 +13,7 @@
 /* What one page holds, as found by scan_page. */
 typedef struct page_scan_s {
   uint64_t is_free[SA_MAX_BLOCKS / 64]; /* block index -> on a free list */
-  uint32_t free_count, remote_count;    /* free + local_free; thread_free */
+  uint32_t free_count, remote_count;    /* free; thread_free */
   int problems;
 } page_scan_t;
 
@@ -23,7 +23,7 @@ typedef struct page_scan_s {
     (scan)->problems++;                                                        \
   } while (0)
 
-/* Walks one free list (free, local free or remote), marking each block; stops
+/* Walks one free list (free or remote), marking each block; stops
  * at the first block that isn't a distinct block of the page. */
 static uint32_t scan_list(const sa_page_t *page, sa_block_t *list,
                           page_scan_t *scan, const char *which) {
@@ -71,8 +71,7 @@ static void scan_page(const sa_segment_t *seg, const sa_page_t *page,
     return;
   }
   uintptr_t word = atomic_load(&((sa_page_t *)page)->thread_free);
-  scan->free_count = scan_list(page, page->free, scan, "free") +
-                     scan_list(page, page->local_free, scan, "local free");
+  scan->free_count = scan_list(page, page->free, scan, "free");
   scan->remote_count = scan_list(page, sa_tf_list(word), scan, "remote");
   if (scan->problems == 0 && page->used + scan->free_count != page->capacity)
     PROBLEM(scan, "page %p: used %u + free %u != capacity %u", (void *)page,

@@ -350,10 +350,10 @@ static inline void _sa_free(void *p) {
     if (SA_LIKELY(atomic_load_explicit(&seg->heap, memory_order_relaxed) ==
                       _sa_tls_heap &&
                   page->slow_free == 0 && ((uintptr_t)p & 15) == 0 &&
-                  (uint8_t *)p >= page->area && block != page->local_free &&
+                  (uint8_t *)p >= page->area && block != page->free &&
                   page->used > 1)) {
-      sa_block_set_next(page, block, page->local_free);
-      page->local_free = block;
+      sa_block_set_next(page, block, page->free);
+      page->free = block;
       page->used--;
       return;
     }

@@ -26,7 +26,6 @@ static void page_init(sa_segment_t *seg, sa_page_t *page, unsigned cls) {
   page->free = NULL;
   page->key = ((uintptr_t)page->area * 0x9e3779b97f4a7c15u) | (uintptr_t)1
                                                                   << 63;
-  page->local_free = NULL;
   atomic_store_explicit(&page->has_aligned, 0, memory_order_relaxed);
 }
 
@@ -69,12 +68,9 @@ void _sa_page_collect_remote(sa_page_t *page) {
     return; /* if the error returns, leak them */
   }
   page->used -= count;
-  /* Where a list fits without a walk to its tail: the malloc slow path
-   * has just emptied local_free into free. */
+  /* The malloc slow path collects when `free` runs out: no walk then. */
   if (page->free == NULL) {
     page->free = list;
-  } else if (page->local_free == NULL) {
-    page->local_free = list;
   } else {
     sa_block_t *tail = list;
     for (uint32_t i = 1; i < count; i++)
@@ -86,11 +82,8 @@ void _sa_page_collect_remote(sa_page_t *page) {
 
 /* Makes `free` non-empty if the page has any block left; false if not. */
 static bool page_has_free(sa_page_t *page) {
-  if (page->free == NULL) { /* local frees since the last refill */
-    page->free = page->local_free;
-    page->local_free = NULL;
-  }
-  _sa_page_collect_remote(page);
+  if (page->free == NULL)
+    _sa_page_collect_remote(page);
   if (page->free == NULL && page->capacity < page->reserved)
     page_extend(page);
   return page->free != NULL;
@@ -104,8 +97,7 @@ static void page_to_full(sa_heap_t *heap, sa_page_t *page) {
   uintptr_t word = SA_TF_NORMAL;
   if (!atomic_compare_exchange_strong(&page->thread_free, &word, SA_TF_FULL))
     return;
-  sa_assert_internal(!page->in_full && page->free == NULL &&
-                     page->local_free == NULL);
+  sa_assert_internal(!page->in_full && page->free == NULL);
   _sa_page_queue_remove(heap, page);
   SA_LIST_PUSH(heap->full, page, next, prev);
   page->in_full = 1;
@@ -319,10 +311,8 @@ void *_sa_malloc_slow(sa_heap_t *heap, unsigned cls) {
     sa_block_t *next = sa_block_next(page, block);
     if (next == NULL || sa_link_ok(block, next)) {
       page->free = next;
-      if (next == NULL) { /* the fast path leaves the last block to us */
-        page->free = page->local_free;
-        page->local_free = NULL;
-      }
+      if (next == NULL) /* the fast path leaves the last block to us */
+        _sa_page_collect_remote(page);
       block->link = 0;
       page->used++;
       return block;

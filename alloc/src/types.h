@@ -139,18 +139,19 @@ struct sa_heap_s;
  * its length in one exchange and never walks it. */
 #define SA_TF_COUNT_SHIFT 47
 
-/* A page: blocks of one size class. Its free blocks are sharded (as
- * mimalloc's): malloc pops `free`, a local free pushes `local_free`, other
- * threads push `thread_free`; `free` is refilled from the other two only
- * when it runs out, so the page queues are touched once per batch.
+/* A page: blocks of one size class. Malloc pops `free` and a local free
+ * pushes onto it: the block freed last is handed out next, while it is
+ * still in cache (a separate local list, as mimalloc's, gave larson twice
+ * the simulated L1 misses). Other threads push `thread_free`, which the
+ * owner collects when `free` runs out.
  * Invariants (checked by segalloc_check_heap):
  *  - in_use == 0: the page holds nothing and is in no queue.
  *  - block_size is its class's, a class of its segment's kind (realloc
  *    may change the class of a page in use: _sa_page_resize).
  *  - capacity <= reserved; the first `capacity` blocks of the area have been
  *    handed out at least once, the rest are untouched.
- *  - used + |free| + |local_free| == capacity, the lists holding distinct
- *    blocks among the first `capacity`; |thread_free| <= used (remote frees
+ *  - used + |free| == capacity, the lists holding distinct blocks among
+ *    the first `capacity`; |thread_free| <= used (remote frees
  *    count as used until the owner collects them), and equals the count in
  *    the word's top bits.
  *  - in_full == 1 exactly when the page is in its heap's full list rather
@@ -160,9 +161,9 @@ struct sa_heap_s;
 /* Cache-line aligned, the fields of the malloc and free fast paths in the
  * first line; `thread_free`, which other threads write, in the second. */
 typedef struct sa_page_s {
-  _Alignas(64) sa_block_t *free; /* owner thread only: malloc takes here */
-  uintptr_t key;          /* encodes the links of the page's free lists */
-  sa_block_t *local_free; /* owner thread only: free puts here */
+  _Alignas(64) sa_block_t *free; /* owner thread only: malloc pops and
+                                    free pushes */
+  uintptr_t key; /* encodes the links of the page's free lists */
   uint32_t used;
   _Atomic(uint32_t) capacity; /* grown by the owner, read by frees and
                                  reallocs of aligned blocks anywhere */
