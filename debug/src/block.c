@@ -19,10 +19,12 @@ static uint64_t canary_of(const sa_dbg_header_t *h) {
   return mix(_sa_dbg_options.secret ^ (uintptr_t)h);
 }
 
-/* The fields that steer the allocator (owner to kind, not the
- * backtraces: damage there costs only a garbled report), each times its
- * own odd constant, summed: independent multiplies, and a change to any
- * one field changes the sum; keyed by the secret, then mixed. */
+/* Every field but the first word (the allocation's backtrace id and
+ * thread, which the core reuses once the block is released: damage there
+ * costs only a garbled report), so that a stray write anywhere else in the
+ * header is seen; each word times its own odd constant, summed:
+ * independent multiplies, and a change to any one field changes the sum;
+ * keyed by the secret, then mixed. */
 static uint64_t seal_of(const sa_dbg_header_t *h) {
   enum {
     FIRST = offsetof(sa_dbg_header_t, owner) / 8,
@@ -41,7 +43,6 @@ static uint64_t seal_of(const sa_dbg_header_t *h) {
 
 void _sa_dbg_seal(sa_dbg_header_t *h) {
   h->seal = seal_of(h);
-  h->canary = canary_of(h);
 }
 
 bool _sa_dbg_header_ok(const sa_dbg_header_t *h) {
@@ -106,13 +107,14 @@ static void fill_edges(const sa_dbg_header_t *h, size_t edge, size_t from,
 /* The header fields but slot/owner/seal, and the junk. */
 static void init_fields(sa_dbg_header_t *h, size_t offset, size_t size,
                         size_t junk_from, const void *frame, uint32_t tid) {
-  _sa_dbg_backtrace(h->alloc_trace, SA_DBG_TRACE_DEPTH, frame);
-  memset(h->free_trace, 0, sizeof(h->free_trace));
+  h->alloc_stack = _sa_dbg_stack_capture(SA_DBG_TRACE_DEPTH, frame);
+  h->alloc_tid = tid;
   h->size = size;
   h->offset = (uint32_t)offset;
-  h->state = SA_DBG_LIVE;
-  h->alloc_tid = tid;
+  h->free_stack = 0;
   h->free_tid = 0;
+  h->state = SA_DBG_LIVE;
+  h->canary = canary_of(h); /* keyed by the address alone: set once */
   if (junk_from < size && _sa_dbg_options.junk >= 0)
     fill_edges(h, SA_DBG_FILL_EDGE, junk_from, size,
                (uint8_t)_sa_dbg_options.junk);
@@ -166,10 +168,11 @@ void _sa_dbg_header_init(sa_dbg_header_t *h, size_t offset, size_t size,
 
 /* How many of the `len` bytes at p differ from `byte`; the first one's
  * index in *first. Words compared while all match (the common case): 32
- * bytes a step, then 8, then the last few bytes one by one. A long range
- * (poison and footers of big blocks, kilobytes) is one vectorised memcmp
- * of the range against itself shifted by a byte: all match if the first
- * does and each byte equals the next. */
+ * bytes a step, then 8, the last 8 (overlapping) at once; bytes one by
+ * one only from the first damaged word on. A long range (poison and
+ * footers of big blocks, kilobytes) is one vectorised memcmp of the range
+ * against itself shifted by a byte: all match if the first does and each
+ * byte equals the next. */
 static size_t count_damaged(const uint8_t *p, uint8_t byte, size_t len,
                             size_t *first) {
   if (len >= 256 && p[0] == byte && memcmp(p, p + 1, len - 1) == 0)
@@ -188,6 +191,12 @@ static size_t count_damaged(const uint8_t *p, uint8_t byte, size_t len,
     memcpy(&w, p + i, sizeof(w));
     if (w != pattern)
       break;
+  }
+  if (i < len && len >= 8) {
+    uint64_t w;
+    memcpy(&w, p + len - 8, sizeof(w));
+    if (i + 8 > len && w == pattern)
+      return 0; /* only the tail was left, and it is whole */
   }
   size_t damaged = 0;
   for (; i < len; i++)
@@ -379,7 +388,7 @@ static void report_invalid(const void *p, uint8_t *base, size_t block_size,
 }
 
 sa_dbg_header_t *_sa_dbg_lookup(const void *p, sa_error_kind_t freed_kind) {
-  /* The common case first: p is ours, and the 128 bytes before it (in the
+  /* The common case first: p is ours, and the 64 bytes before it (in the
    * same segment, so mapped) are a live header. A header can't be forged,
    * and one sits exactly before its block's user bytes: p is a block. */
   const sa_segment_t *seg = sa_segment_of(p);

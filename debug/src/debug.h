@@ -8,6 +8,7 @@
  *   registry.c  per-thread tables of live blocks and quarantine rings
  *   hooks.c     the hooks: alloc, free, realloc, usable size, heap check
  *   report.c    error reports, backtraces, the error handler
+ *   stack.c     the stack depot: each backtrace stored once, by id
  *   guard.c     guarded blocks (SEGALLOC_GUARD): page runs, fault reports
  *   memory.c    the allocator's own memcpy, memmove and memset; the range
  *               check of the checked memory functions
@@ -30,9 +31,10 @@
  *
  * Invariants (checked by segalloc_check_heap, each break reported):
  *  - header.canary == a keyed hash of the header's address, and
- *    header.seal == a keyed hash of its fields from owner to kind
- *    (not the backtraces: the core reuses the first word once the block
- *    is released, and damage there garbles only a report): _sa_dbg_header_ok.
+ *    header.seal == a keyed hash of its fields from owner to state (not
+ *    the first word, the allocation's backtrace id and thread: the core
+ *    reuses it once the block is released, and damage there garbles only
+ *    a report): _sa_dbg_header_ok.
  *    Neither a stray write nor a header forged from a fixed pattern passes;
  *    a wrong canary (the word next to the user bytes) means an underflow,
  *    a wrong seal alone some other damage.
@@ -55,7 +57,7 @@
 #define SA_DBG_TRACE_DEPTH 5   /* frames kept per allocation */
 #define SA_DBG_FREE_DEPTH 4    /* frames kept per free */
 #define SA_DBG_REPORT_DEPTH 16 /* frames shown for the detecting call */
-#define SA_DBG_HEADER_SIZE 128 /* sizeof(dbg_header_t) */
+#define SA_DBG_HEADER_SIZE 64  /* sizeof(dbg_header_t) */
 #define SA_DBG_FOOTER_MIN 8    /* guard bytes always past the user bytes */
 #define SA_DBG_FOOTER_CHECK                                                    \
   4096                     /* guard bytes filled and verified, at most         \
@@ -87,18 +89,19 @@ typedef enum sa_dbg_kind_e {
 struct sa_dbg_thread_s;
 
 /* Right before the user bytes; the canary last, so that an underflow
- * damages it first. */
+ * damages it first. The backtraces are stack depot ids (stack.c). */
 typedef struct sa_dbg_header_s {
-  const void *alloc_trace[SA_DBG_TRACE_DEPTH]; /* [0]: the allocating call */
-  const void *free_trace[SA_DBG_FREE_DEPTH];
+  uint32_t alloc_stack; /* the allocating call's backtrace; 0: unknown */
+  uint32_t alloc_tid;
   struct sa_dbg_thread_s *owner; /* whose live table lists the block */
   size_t size;                   /* requested */
   uint32_t offset;               /* user - core block start */
   uint32_t slot;                 /* index in owner->live */
-  uint32_t state;                /* sa_dbg_state_t */
-  uint32_t alloc_tid, free_tid;
+  uint32_t free_stack;           /* the free's backtrace; 0 while live */
+  uint32_t free_tid;
   uint16_t footer_len; /* guard bytes filled: at most SA_DBG_FOOTER_CHECK */
   uint16_t kind;       /* sa_dbg_kind_t: which call allocated it */
+  uint32_t state;      /* sa_dbg_state_t */
   uint64_t seal;
   uint64_t canary;
 } sa_dbg_header_t;
@@ -185,7 +188,8 @@ extern sa_dbg_options_t _sa_dbg_options;
 void _sa_dbg_read_options(void);
 
 /* ---- block.c ---- */
-/* Sets the seal and canary after the fields changed. */
+/* Sets the seal after the fields changed (the canary is set once, with
+ * the fields, by _sa_dbg_block_init or _sa_dbg_header_init). */
 void _sa_dbg_seal(sa_dbg_header_t *h);
 bool _sa_dbg_header_ok(const sa_dbg_header_t *h);
 static inline bool sa_dbg_guarded(const sa_dbg_header_t *h) {
@@ -370,6 +374,17 @@ bool _sa_dbg_check_range(const void *p, size_t n, bool write, const char *fn,
  * string and its terminator (if within max) as _sa_dbg_check_range. */
 size_t _sa_dbg_strnlen(const char *s, size_t max, const char *fn,
                        const void *frame);
+/* ---- stack.c ---- */
+/* Reserves the depot (at init: no allocation yet). */
+void _sa_dbg_stack_init(void);
+/* The id of the backtrace from `frame` (up to `depth` <=
+ * SA_DBG_TRACE_DEPTH frames), stored if new; 0 when there is none or the
+ * depot is full. */
+uint32_t _sa_dbg_stack_capture(size_t depth, const void *frame);
+/* The frames of backtrace `id` (SA_DBG_TRACE_DEPTH, NULL-padded); NULL
+ * for 0 or an id never handed out. */
+const void *const *_sa_dbg_stack_frames(uint32_t id);
+
 /* ---- report.c ---- */
 /* Captures up to `depth` return addresses, starting with `frame`'s (a
  * frame of the calling thread's stack); the rest are NULL. */

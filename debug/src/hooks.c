@@ -109,12 +109,13 @@ static void retire(sa_dbg_header_t *h, bool intact, const void *frame) {
   size_t n_evicted = 0;
   bool queued = false;
   bool guarded = sa_dbg_guarded(h);
+  uint32_t free_stack = _sa_dbg_stack_capture(SA_DBG_FREE_DEPTH, frame);
   sa_dbg_lock(&owner->lock);
   /* Two threads freeing the same block at once: only one finds it live. */
   bool listed = h->state == SA_DBG_LIVE && owner->live[h->slot] == (uintptr_t)h;
   if (listed) {
     _sa_dbg_live_remove(owner, h);
-    _sa_dbg_backtrace(h->free_trace, SA_DBG_FREE_DEPTH, frame);
+    h->free_stack = free_stack;
     h->free_tid = t != NULL ? t->tid : 0;
     h->state = intact ? SA_DBG_QUARANTINED : SA_DBG_RELEASED;
     _sa_dbg_seal(h);
@@ -286,8 +287,9 @@ static void walk_thread(sa_dbg_thread_t *t, void *ctx) {
     sa_dbg_header_t *h = live_block(t, i, NULL);
     if (h != NULL) {
       w->visited++;
-      w->stopped =
-          w->visit(sa_dbg_user(h), h->size, h->alloc_trace[0], w->ctx) != 0;
+      const void *const *trace = _sa_dbg_stack_frames(h->alloc_stack);
+      w->stopped = w->visit(sa_dbg_user(h), h->size,
+                            trace != NULL ? trace[0] : NULL, w->ctx) != 0;
     }
   }
 }

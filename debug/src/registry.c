@@ -162,7 +162,7 @@ bool _sa_dbg_quarantine_push(sa_dbg_thread_t *t, sa_dbg_header_t *h) {
 #define RING_PREFETCH 4
 
 static void prefetch_block(const sa_dbg_header_t *h) {
-  const char *p = (const char *)&h->size;
+  const char *p = (const char *)h;
   for (int line = 0; line < 4; line++)
     __builtin_prefetch(p + 64 * line, 1);
 }
@@ -199,6 +199,7 @@ void _sa_dbg_for_each_thread(void (*visit)(sa_dbg_thread_t *t, void *ctx),
 
 void _sa_dbg_init(void) {
   _sa_dbg_read_options();
+  _sa_dbg_stack_init();
   pthread_key_create(&sa_dbg_key, thread_exit);
 }
 

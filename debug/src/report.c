@@ -63,7 +63,8 @@ static void walk_frames(const void **out, size_t depth, const void *frame,
   }
   /* An explicit call (internal.h: unchecked): clang would make a loop on
    * a header a call to the drop-in's checked memset. */
-  memset(out + n, 0, (depth - n) * sizeof(*out));
+  if (n < depth)
+    memset(out + n, 0, (depth - n) * sizeof(*out));
 }
 
 void _sa_dbg_backtrace(const void **out, size_t depth, const void *frame) {
@@ -81,7 +82,7 @@ void _sa_dbg_backtrace_at(const void **out, size_t depth, const void *pc,
  * module+offset (for addr2line -e module offset). */
 static void print_trace(const char *title, uint32_t tid,
                         const void *const *trace, size_t depth) {
-  if (depth == 0 || trace[0] == NULL)
+  if (trace == NULL || trace[0] == NULL)
     return;
   _sa_message("%s by thread %u at:", title, tid);
   for (size_t i = 0; i < depth && trace[i] != NULL; i++) {
@@ -138,10 +139,11 @@ static void report(const void *frame, const segalloc_error_t *err,
   if (h != NULL) {
     /* A released block's first word belongs to the core again. */
     if (h->state != SA_DBG_RELEASED || h->offset != SA_DBG_HEADER_SIZE)
-      print_trace("allocated", h->alloc_tid, h->alloc_trace,
-                  SA_DBG_TRACE_DEPTH);
+      print_trace("allocated", h->alloc_tid,
+                  _sa_dbg_stack_frames(h->alloc_stack), SA_DBG_TRACE_DEPTH);
     if (h->state != SA_DBG_LIVE)
-      print_trace("freed", h->free_tid, h->free_trace, SA_DBG_FREE_DEPTH);
+      print_trace("freed", h->free_tid, _sa_dbg_stack_frames(h->free_stack),
+                  SA_DBG_FREE_DEPTH);
   }
   if (err->kind == SEGALLOC_ERR_LEAK)
     return;

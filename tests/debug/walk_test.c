@@ -133,9 +133,9 @@ static void damage_page_metadata(void *arg) {
   unsigned char *p = segalloc_malloc(100);
   segalloc_free(p);
   segalloc_flush_quarantine();
-  /* The core block starts 128 bytes before the user bytes; its first
-   * word is the free-list link now. */
-  memset(p - 128, 0x41, 8);
+  /* The core block starts 64 bytes (the debug header) before the user
+   * bytes; its first word is the free-list link now. */
+  memset(p - 64, 0x41, 8);
   _exit(segalloc_check_heap() > 0 ? 0 : 1);
 }
 
