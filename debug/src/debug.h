@@ -140,7 +140,7 @@ typedef struct sa_dbg_lead_s {
 /* A registry's lock. Recursive, since an error handler may allocate while
  * a walk holds it; one compare-and-swap to take and one store to give back
  * when free (a recursive pthread mutex cost about 115 instructions a
- * lock/unlock pair, twice per malloc/free). A waiter spins, then yields.
+ * lock/unlock pair, on every free). A waiter spins, then yields.
  * Invariant: depth > 0 exactly when holder != 0; only the holder (a
  * thread's marker, sa_dbg_self) changes depth. */
 typedef struct sa_dbg_lock_s {
@@ -150,21 +150,26 @@ typedef struct sa_dbg_lock_s {
 
 /* One per thread that allocates (reused after the thread exits): the blocks
  * it allocated that are live, and the blocks it freed that are quarantined.
- * Other threads lock it to free its blocks or to walk it. Never unmapped.
- * Invariants: live[i] is a header pointer (a live block with slot == i) or
- * a free-slot link (next free index << 1 | 1); live_blocks counts the
- * former. quarantine[(head + i) & (ring_cap - 1)], i < ring_len, are
- * quarantined headers, oldest first, ring_bytes the sum of their sizes. */
+ * Only its thread lists blocks, without the lock (no atomic operation on
+ * the malloc path); a free, by any thread, and a walk take the lock.
+ * Never unmapped.
+ * Invariants: live[i], i < live_used, is a header pointer (a live block
+ * with slot == i, sealed before it was stored) or a free-slot link (next
+ * free index << 1 | 1) on one of two chains: free_slot's (its own
+ * thread's frees) or remote_slot's (other threads' frees, taken over
+ * whole by its thread when its own chain is empty).
+ * quarantine[(head + i) & (ring_cap - 1)], i < ring_len, are quarantined
+ * headers, oldest first, ring_bytes the sum of their sizes. */
 typedef struct sa_dbg_thread_s {
   sa_dbg_lock_t lock;
   struct sa_dbg_thread_s *next;
   _Atomic(bool) orphan; /* its thread exited: another may adopt it */
   uint32_t tid;
-  uintptr_t *live;
-  uint32_t live_used; /* entries of `live` ever used */
+  _Atomic(uintptr_t) *live;
+  _Atomic(uint32_t) live_used; /* entries of `live` ever used */
   uint32_t live_cap;
-  uint32_t free_slot; /* head of the free-slot links; UINT32_MAX: none */
-  uint32_t live_blocks;
+  uint32_t free_slot;            /* UINT32_MAX: none */
+  _Atomic(uint32_t) remote_slot; /* UINT32_MAX: none */
   sa_dbg_header_t **quarantine;
   size_t ring_cap, ring_head, ring_len, ring_bytes;
   uint64_t calls; /* for SEGALLOC_CHECK_EVERY */
@@ -270,10 +275,11 @@ static inline void sa_dbg_unlock(sa_dbg_lock_t *l) {
   if (--l->depth == 0)
     atomic_store_explicit(&l->holder, 0, memory_order_release);
 }
-/* Lists h in t (locked by the caller) and seals its header; false when
- * out of memory. */
+/* Lists h in t, the calling thread's registry (unlocked), and seals its
+ * header; false when out of memory. */
 bool _sa_dbg_live_add(sa_dbg_thread_t *t, sa_dbg_header_t *h);
-void _sa_dbg_live_remove(sa_dbg_thread_t *t, sa_dbg_header_t *h);
+/* Unlists h from t, locked by the caller (`own`: t is the caller's). */
+void _sa_dbg_live_remove(sa_dbg_thread_t *t, sa_dbg_header_t *h, bool own);
 /* With t locked: queues h (false: out of memory), or takes out (up to
  * `max` of) the oldest blocks while more than `budget` bytes are queued. */
 bool _sa_dbg_quarantine_push(sa_dbg_thread_t *t, sa_dbg_header_t *h);
@@ -288,7 +294,7 @@ void _sa_dbg_for_each_thread(void (*visit)(sa_dbg_thread_t *t, void *ctx),
 /* The header in live slot i, or NULL for a free slot. */
 static inline sa_dbg_header_t *sa_dbg_live_at(const sa_dbg_thread_t *t,
                                               uint32_t i) {
-  uintptr_t entry = t->live[i];
+  uintptr_t entry = atomic_load_explicit(&t->live[i], memory_order_acquire);
   return (entry & 1) ? NULL : (sa_dbg_header_t *)entry;
 }
 

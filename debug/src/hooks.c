@@ -20,10 +20,7 @@ static inline void count_call(sa_dbg_thread_t *t) {
 static void *publish(sa_dbg_thread_t *t, sa_dbg_header_t *h,
                      sa_dbg_kind_t kind) {
   h->kind = (uint16_t)kind;
-  sa_dbg_lock(&t->lock);
-  bool listed = _sa_dbg_live_add(t, h);
-  sa_dbg_unlock(&t->lock);
-  if (SA_LIKELY(listed))
+  if (SA_LIKELY(_sa_dbg_live_add(t, h)))
     return sa_dbg_user(h);
   if (sa_dbg_guarded(h))
     _sa_dbg_guard_retire(h);
@@ -112,9 +109,9 @@ static void retire(sa_dbg_header_t *h, bool intact, const void *frame) {
   uint32_t free_stack = _sa_dbg_stack_capture(SA_DBG_FREE_DEPTH, frame);
   sa_dbg_lock(&owner->lock);
   /* Two threads freeing the same block at once: only one finds it live. */
-  bool listed = h->state == SA_DBG_LIVE && owner->live[h->slot] == (uintptr_t)h;
+  bool listed = h->state == SA_DBG_LIVE && sa_dbg_live_at(owner, h->slot) == h;
   if (listed) {
-    _sa_dbg_live_remove(owner, h);
+    _sa_dbg_live_remove(owner, h, owner == t);
     h->free_stack = free_stack;
     h->free_tid = t != NULL ? t->tid : 0;
     h->state = intact ? SA_DBG_QUARANTINED : SA_DBG_RELEASED;

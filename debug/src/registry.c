@@ -2,8 +2,9 @@
  * allocated and the quarantine ring of blocks it freed. Tables, not links
  * through the headers, so that a damaged header can't derail a walk.
  *
- * Locks: a thread locks its own registry to list, unlist or quarantine; a
- * free from another thread locks the owner's, never two at once. Walkers
+ * Locks: a thread lists its blocks in its own registry without a lock
+ * (debug.h says how); it locks it to unlist or quarantine; a free from
+ * another thread locks the owner's, never two at once. Walkers
  * (check, walk, leak check, flush) are serialised by sa_dbg_walk_lock and
  * lock one registry at a time; they may call into the core (never the
  * reverse), and the fork handlers take every lock, in that same order. */
@@ -67,6 +68,7 @@ sa_dbg_thread_t *_sa_dbg_thread_attach(void) {
     t = _sa_os_map_aligned((sizeof(*t) + page - 1) & ~(page - 1), page);
     if (t != NULL) { /* fresh mappings are zeroed: the lock is free */
       t->free_slot = UINT32_MAX;
+      atomic_store(&t->remote_slot, UINT32_MAX);
       t->next = atomic_load(&sa_dbg_threads);
       atomic_store(&sa_dbg_threads, t);
     }
@@ -98,30 +100,54 @@ static bool table_grow(void **table, size_t *cap, size_t entry_size) {
 
 bool _sa_dbg_live_add(sa_dbg_thread_t *t, sa_dbg_header_t *h) {
   uint32_t slot = t->free_slot;
+  if (slot == UINT32_MAX &&
+      atomic_load_explicit(&t->remote_slot, memory_order_relaxed) != UINT32_MAX)
+    slot = atomic_exchange_explicit(&t->remote_slot, UINT32_MAX,
+                                    memory_order_acquire);
+  uint32_t used = atomic_load_explicit(&t->live_used, memory_order_relaxed);
   if (slot != UINT32_MAX) {
-    t->free_slot = (uint32_t)(t->live[slot] >> 1);
+    t->free_slot =
+        (uint32_t)(atomic_load_explicit(&t->live[slot], memory_order_relaxed) >>
+                   1);
   } else {
-    if (t->live_used == t->live_cap) {
+    if (used == t->live_cap) {
+      /* The table may move: not while a walker reads it. */
+      sa_dbg_lock(&t->lock);
       size_t cap = t->live_cap;
-      if (cap >= UINT32_MAX / 2 ||
-          !table_grow((void **)&t->live, &cap, sizeof(*t->live)))
-        return false;
+      bool grown = cap < UINT32_MAX / 2 &&
+                   table_grow((void **)&t->live, &cap, sizeof(*t->live));
       t->live_cap = (uint32_t)cap;
+      sa_dbg_unlock(&t->lock);
+      if (!grown)
+        return false;
     }
-    slot = t->live_used++;
+    slot = used;
   }
-  t->live[slot] = (uintptr_t)h;
-  t->live_blocks++;
   h->owner = t;
   h->slot = slot;
   _sa_dbg_seal(h);
+  /* Sealed first: a walker may read the entry at once. */
+  atomic_store_explicit(&t->live[slot], (uintptr_t)h, memory_order_release);
+  if (slot == used)
+    atomic_store_explicit(&t->live_used, used + 1, memory_order_release);
   return true;
 }
 
-void _sa_dbg_live_remove(sa_dbg_thread_t *t, sa_dbg_header_t *h) {
-  t->live[h->slot] = (uintptr_t)t->free_slot << 1 | 1;
-  t->free_slot = h->slot;
-  t->live_blocks--;
+void _sa_dbg_live_remove(sa_dbg_thread_t *t, sa_dbg_header_t *h, bool own) {
+  _Atomic(uintptr_t) *entry = &t->live[h->slot];
+  if (own) {
+    atomic_store_explicit(entry, (uintptr_t)t->free_slot << 1 | 1,
+                          memory_order_relaxed);
+    t->free_slot = h->slot;
+    return;
+  }
+  uint32_t head = atomic_load_explicit(&t->remote_slot, memory_order_relaxed);
+  do
+    atomic_store_explicit(entry, (uintptr_t)head << 1 | 1,
+                          memory_order_relaxed);
+  while (!atomic_compare_exchange_weak_explicit(&t->remote_slot, &head, h->slot,
+                                                memory_order_release,
+                                                memory_order_relaxed));
 }
 
 void _sa_dbg_release(sa_dbg_header_t *h) {
