@@ -137,6 +137,17 @@ static int child_main(int round) {
   return CHILD_OK;
 }
 
+/* Waits for the child of fork `round`: it must exit with CHILD_OK. */
+static void assert_child_ok(pid_t pid, int round) {
+  int status;
+  cr_assert_eq(waitpid(pid, &status, 0), pid);
+  cr_assert(WIFEXITED(status),
+            "fork %d: child died (signal %d; SIGALRM = deadlock or hang)",
+            round, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  cr_assert_eq(WEXITSTATUS(status), CHILD_OK, "fork %d: child failed, step %d",
+               round, WEXITSTATUS(status));
+}
+
 Test(fork, fork_while_threads_allocate, .timeout = 50) {
   rng_t rng = rng_new(1);
   for (int i = 0; i < PARENT_BLOCKS / 2; i++) {
@@ -160,13 +171,7 @@ Test(fork, fork_while_threads_allocate, .timeout = 50) {
     cr_assert_neq(pid, -1);
     if (pid == 0)
       _exit(child_main(round));
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFEXITED(status),
-              "fork %d: child died (signal %d; SIGALRM = deadlock)", round,
-              WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    cr_assert_eq(WEXITSTATUS(status), CHILD_OK,
-                 "fork %d: child failed, step %d", round, WEXITSTATUS(status));
+    assert_child_ok(pid, round);
     segalloc_free(mine);
   }
   atomic_store(&stop_busy, true);
@@ -341,13 +346,7 @@ Test(fork, fork_during_remote_frees, .timeout = 120) {
     cr_assert_neq(pid, -1);
     if (pid == 0)
       handoff_child();
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFEXITED(status),
-              "fork %d: child died (signal %d; SIGALRM = hang)", round,
-              WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    cr_assert_eq(WEXITSTATUS(status), CHILD_OK,
-                 "fork %d: child failed, step %d", round, WEXITSTATUS(status));
+    assert_child_ok(pid, round);
   }
   while (atomic_load(&freers_done) < HANDOFF_FORKS * HANDOFF_FREERS)
     sched_yield();
