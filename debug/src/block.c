@@ -26,16 +26,23 @@ static uint64_t canary_of(const sa_dbg_header_t *h) {
  * independent multiplies, and a change to any one field changes the sum;
  * keyed by the secret, then mixed. */
 static uint64_t seal_of(const sa_dbg_header_t *h) {
-  enum {
-    FIRST = offsetof(sa_dbg_header_t, owner) / 8,
-    END = offsetof(sa_dbg_header_t, seal) / 8,
+  /* Field by field, not as words: each load then matches the store that
+   * just wrote it, and is forwarded from it (a word load over several
+   * pending stores waits for them all to reach the cache: perf showed a
+   * sixth of a malloc-heavy run there). volatile, or the compiler merges
+   * the loads back into words. */
+  const volatile sa_dbg_header_t *v = h;
+  const uint64_t words[] = {
+      (uintptr_t)v->owner,
+      v->size,
+      v->offset | (uint64_t)v->slot << 32,
+      v->free_stack | (uint64_t)v->free_tid << 32,
+      v->footer_len | (uint64_t)v->kind << 16 | (uint64_t)v->state << 32,
   };
-  uint64_t words[END - FIRST];
-  memcpy(words, &h->owner, sizeof(words));
   uint64_t acc = 0;
   /* Unrolled: it runs four times per malloc/free pair. */
 #pragma GCC unroll 8
-  for (size_t i = 0; i < END - FIRST; i++)
+  for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
     acc +=
         (words[i] ^ _sa_dbg_options.secret) * (0x9e3779b97f4a7c15ULL + 2 * i);
   return mix(acc ^ _sa_dbg_options.secret ^ (uintptr_t)h);
