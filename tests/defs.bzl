@@ -22,12 +22,13 @@ VARIANTS = [
     ),
 ]
 
-def variant_tests(name, srcs, dropin = False, **kwargs):
+def variant_tests(name, srcs, dropin = False, debug_env = {}, **kwargs):
     """One criterion_test `<name>_<variant>` per entry of VARIANTS.
 
     Linked with the prefixed API, or with dropin = True the drop-in static
     library (malloc, free, ... are segalloc's, Criterion's own included;
-    tagged no_asan: ASan owns those names, see .bazelrc).
+    tagged no_asan: ASan owns those names, see .bazelrc). debug_env: the
+    debug variant's environment.
     """
     for variant, prefixed, static, _so, copts in VARIANTS:
         criterion_test(
@@ -37,6 +38,7 @@ def variant_tests(name, srcs, dropin = False, **kwargs):
             copts = copts,
             linkopts = ["-pthread"],
             tags = ["no_asan"] if dropin else [],
+            env = debug_env if variant == "debug" else {},
             **kwargs
         )
 

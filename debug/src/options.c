@@ -12,7 +12,8 @@ sa_dbg_options_t _sa_dbg_options = {
     .abort_on_error = true,
     .quarantine_bytes = (size_t)4 << 20, /* per thread */
     .junk = 0xbe,
-    .guard_every = 1000, /* sample:1000, see README "Costs" */
+    .guard_every = 1000, /* sites:1000, see README "Costs" */
+    .guard_sites = true,
 };
 
 /* A bad value must not pass as the default: say which and stop. */
@@ -86,15 +87,21 @@ void _sa_dbg_read_options(void) {
     o->check_every = n;
   }
   if ((v = getenv("SEGALLOC_GUARD")) != NULL) {
+    bool sites = strncmp(v, "sites:", 6) == 0;
+    const char *every = sites                           ? v + 6
+                        : strncmp(v, "sample:", 7) == 0 ? v + 7
+                                                        : NULL;
+    o->guard_sites = sites;
     if (strcmp(v, "off") == 0)
       o->guard_every = 0;
     else if (strcmp(v, "all") == 0)
       o->guard_every = 1;
-    else if (strncmp(v, "sample:", 7) == 0 && parse_size(v + 7, &n) && n >= 1 &&
-             n <= UINT32_MAX && strpbrk(v + 7, "KkMmGg") == NULL)
+    else if (every != NULL && parse_size(every, &n) && n >= 1 &&
+             n <= UINT32_MAX && strpbrk(every, "KkMmGg") == NULL)
       o->guard_every = (uint32_t)n;
     else
-      bad_option("SEGALLOC_GUARD", v, "off, all or sample:N with N >= 1");
+      bad_option("SEGALLOC_GUARD", v,
+                 "off, all, sample:N or sites:N with N >= 1");
   }
   if ((v = getenv("SEGALLOC_GUARD_SIDE")) != NULL) {
     if (strcmp(v, "right") != 0 && strcmp(v, "left") != 0)

@@ -188,8 +188,10 @@ Test(guard, walk_usable_size_and_leak_check) {
 }
 
 Test(guard, bad_options_stop_the_program) {
-  const char *bad[] = {"SEGALLOC_GUARD=some", "SEGALLOC_GUARD=sample:0",
-                       "SEGALLOC_GUARD=sample:", "SEGALLOC_GUARD=sample:1k"};
+  const char *bad[] = {"SEGALLOC_GUARD=some",     "SEGALLOC_GUARD=sample:0",
+                       "SEGALLOC_GUARD=sample:",  "SEGALLOC_GUARD=sample:1k",
+                       "SEGALLOC_GUARD=sites:0",  "SEGALLOC_GUARD=sites:",
+                       "SEGALLOC_GUARD=sites:-1", "SEGALLOC_GUARD=site:9"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     death_result_t r = run_scenario("overflow-write", bad[i], NULL);
     cr_assert(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGABRT, "%s",
@@ -199,6 +201,31 @@ Test(guard, bad_options_stop_the_program) {
   death_result_t r =
       run_scenario("overflow-write", ALL, "SEGALLOC_GUARD_SIDE=up");
   assert_has(&r, "segalloc: ERROR: bad option SEGALLOC_GUARD_SIDE=up");
+}
+
+/* The default, sites:1000, guards a short program's first blocks: its
+ * bug is found at the access. */
+Test(guard, the_default_guards_the_first_blocks) {
+  death_result_t r = run_scenario("overflow-read", NULL, NULL);
+  assert_fault(&r, "heap-buffer-overflow", "READ", 20, "13");
+}
+
+/* sample:N is sampling alone: the first block of each thread is never
+ * sampled. */
+Test(guard, sample_alone_leaves_the_first_block) {
+  death_result_t r =
+      run_scenario("overflow-read", "SEGALLOC_GUARD=sample:1000", NULL);
+  assert_exit(&r, 0);
+  assert_has(&r, "survived\n");
+}
+
+/* After the first blocks (1000 from one site), a block from that site is
+ * not guarded, the first from a new site is (sampling one in 10^9: no
+ * block by chance). */
+Test(guard, sites_guard_the_first_block_of_each_site) {
+  death_result_t r =
+      run_scenario("sites", "SEGALLOC_GUARD=sites:1000000000", NULL);
+  assert_fault(&r, "heap-buffer-overflow", "READ", 20, "13");
 }
 
 /* Sampling guards about one block in N: with N = 2, a few of 300. */

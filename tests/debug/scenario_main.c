@@ -185,6 +185,19 @@ static void many_blocks(void) {
     printf("all blocks fine\n");
 }
 
+/* SEGALLOC_GUARD=sites:N: the process's first blocks are guarded, then
+ * the first block of each call site. The loop's blocks come from one
+ * site, the last block from another. */
+static void sites(void) {
+  char *p = NULL;
+  for (int i = 0; i < 1000; i++) {
+    segalloc_free(p);
+    p = segalloc_malloc(13);
+  }
+  read_at(p, 19); /* unguarded: no fault */
+  read_at(segalloc_malloc(13), 20);
+}
+
 /* SEGALLOC_ON_ERROR=report: the access completes and the program goes on. */
 static void overflow_then_continue(void) {
   char *p = segalloc_malloc(13);
@@ -293,6 +306,7 @@ int main(int argc, char **argv) {
       {"foreign-fault-chains", foreign_fault_chains},
       {"foreign-fault-default", foreign_fault_default},
       {"many-blocks", many_blocks},
+      {"sites", sites},
       {"overflow-then-continue", overflow_then_continue},
       {"threads-then-overflow", threads_then_overflow},
       {"fork-then-overflow", fork_then_overflow},
