@@ -184,8 +184,8 @@ typedef struct sa_dbg_options_s {
   bool leaks_at_exit;      /* SEGALLOC_LEAKS=1 */
   uint64_t check_every;    /* SEGALLOC_CHECK_EVERY, 0 off */
   uint32_t guard_every;    /* SEGALLOC_GUARD: 0 off, 1 all, n: 1 in ~n */
-  bool guard_sites;        /* sites:n, also the first blocks of the process
-                              and of each call site (guard.c) */
+  bool guard_sites;        /* sites:n: also the first block of each call
+                              site */
   bool guard_left;         /* SEGALLOC_GUARD_SIDE=left */
   uint64_t secret;         /* keys the canaries */
 } sa_dbg_options_t;
@@ -317,9 +317,8 @@ static inline bool sa_dbg_in_guard_pool(const void *p) {
   return (uintptr_t)p - (uintptr_t)_sa_dbg_guard_pool <
          atomic_load_explicit(&_sa_dbg_guard_bytes, memory_order_relaxed);
 }
-/* Draws the next countdown; whether this allocation of `size` bytes is
- * sampled. */
-bool _sa_dbg_guard_sample(size_t size);
+/* Draws the next countdown; whether this allocation is sampled. */
+bool _sa_dbg_guard_sample(void);
 /* Call sites seen (SEGALLOC_GUARD=sites:n): one flag per hash of a
  * malloc's return address; set, never cleared. */
 #define SA_DBG_SITE_BITS 16
@@ -330,8 +329,8 @@ bool _sa_dbg_guard_new_site(size_t index);
  * guard_every (a thread-local countdown: the common case is one
  * decrement); with guard_sites, also the first from each call site (the
  * return address from `frame`, the allocating function's frame: one load
- * of a flag) and the first blocks of the process (guard.c). */
-static inline bool sa_dbg_guard_wanted(size_t size, const void *frame) {
+ * of a flag). */
+static inline bool sa_dbg_guard_wanted(const void *frame) {
   uint32_t every = _sa_dbg_options.guard_every;
   if (every <= 1)
     return every == 1;
@@ -349,7 +348,7 @@ static inline bool sa_dbg_guard_wanted(size_t size, const void *frame) {
     _sa_dbg_guard_countdown = left - 1;
     return false;
   }
-  return _sa_dbg_guard_sample(size);
+  return _sa_dbg_guard_sample();
 }
 /* A guarded block's header, fields set but slot/owner/seal (see
  * _sa_dbg_live_add); NULL when no guard can be had (too aligned or large,

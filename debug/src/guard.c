@@ -61,14 +61,12 @@ static struct {
 
 /* ---- sampling ---- */
 
-/* SEGALLOC_GUARD=sites:n guards every first block of the process until
- * their runs took this many pages (4 MiB with 4 KiB pages: 512 small
- * blocks, or one of 2 MiB and 255 small ones): a short program, or a
- * test, has its bug in one of them. Each costs two system calls, once. */
-#define FIRST_PAGES 1024
-
+/* SEGALLOC_GUARD=sites:n (the default) also guards the first block of
+ * each call site: a short program's bug, or the one on a path a fuzzer
+ * has just reached, is in such a block. It costs two system calls and a
+ * page fault once per site: about 1 ms for the few hundred sites of a
+ * shell's start. */
 _Atomic(uint8_t) _sa_dbg_guard_sites[1u << SA_DBG_SITE_BITS];
-static _Atomic long first_pages_left = FIRST_PAGES;
 
 /* Sites that share a flag share its one guard: with 65536 flags, a
  * program of a few thousand sites loses a few percent of them, and no
@@ -78,15 +76,7 @@ bool _sa_dbg_guard_new_site(size_t index) {
                                   memory_order_relaxed) == 0;
 }
 
-bool _sa_dbg_guard_sample(size_t size) {
-  long pages = (long)(size / _sa_os_page_size()) + 2; /* and the guard */
-  if (_sa_dbg_options.guard_sites &&
-      atomic_load_explicit(&first_pages_left, memory_order_relaxed) > 0 &&
-      atomic_fetch_sub_explicit(&first_pages_left, pages,
-                                memory_order_relaxed) > 0) {
-    _sa_dbg_guard_countdown = 1; /* the next block is asked here again */
-    return true;
-  }
+bool _sa_dbg_guard_sample(void) {
   /* xorshift64, the same seed in every thread: a run that allocates the
    * same way guards the same blocks (tests and bug reports repeat). */
   uint64_t x = sa_dbg_guard_rng;

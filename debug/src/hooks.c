@@ -39,7 +39,7 @@ static void *alloc_as(size_t size, size_t align, bool zero, size_t junk_from,
     return NULL;
   }
   count_call(t);
-  if (SA_UNLIKELY(sa_dbg_guard_wanted(size, frame))) {
+  if (SA_UNLIKELY(sa_dbg_guard_wanted(frame))) {
     sa_dbg_header_t *h = _sa_dbg_guard_alloc(size, align, zero, frame, t->tid);
     if (h != NULL)
       return publish(t, h, kind);

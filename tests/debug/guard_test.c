@@ -203,9 +203,9 @@ Test(guard, bad_options_stop_the_program) {
   assert_has(&r, "segalloc: ERROR: bad option SEGALLOC_GUARD_SIDE=up");
 }
 
-/* The default, sites:1000, guards a short program's first blocks: its
- * bug is found at the access. */
-Test(guard, the_default_guards_the_first_blocks) {
+/* The default, sites:1000, guards the first block of each call site: a
+ * short program's bug is found at the access. */
+Test(guard, the_default_guards_the_first_block_of_a_site) {
   death_result_t r = run_scenario("overflow-read", NULL, NULL);
   assert_fault(&r, "heap-buffer-overflow", "READ", 20, "13");
 }
@@ -219,9 +219,8 @@ Test(guard, sample_alone_leaves_the_first_block) {
   assert_has(&r, "survived\n");
 }
 
-/* After the first blocks (1000 from one site), a block from that site is
- * not guarded, the first from a new site is (sampling one in 10^9: no
- * block by chance). */
+/* After the first block of a site, its blocks are not guarded; the first
+ * from a new site is (sampling one in 10^9: no block by chance). */
 Test(guard, sites_guard_the_first_block_of_each_site) {
   death_result_t r =
       run_scenario("sites", "SEGALLOC_GUARD=sites:1000000000", NULL);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 /* These options steer the canary blocks: no guard pages (guard_test),
- * which the default gives the first blocks. */
+ * which the default gives the first block of each call site. */
 static death_result_t run(const char *env, const char *scenario) {
   return run_scenario(scenario, env, "SEGALLOC_GUARD=off");
 }

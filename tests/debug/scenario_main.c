@@ -185,9 +185,8 @@ static void many_blocks(void) {
     printf("all blocks fine\n");
 }
 
-/* SEGALLOC_GUARD=sites:N: the process's first blocks are guarded, then
- * the first block of each call site. The loop's blocks come from one
- * site, the last block from another. */
+/* SEGALLOC_GUARD=sites:N guards the first block of each call site: the
+ * loop's blocks come from one site, the last block from another. */
 static void sites(void) {
   char *p = NULL;
   for (int i = 0; i < 1000; i++) {
