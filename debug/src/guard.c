@@ -64,8 +64,7 @@ static struct {
 /* SEGALLOC_GUARD=sites:n (the default) also guards the first block of
  * each call site: a short program's bug, or the one on a path a fuzzer
  * has just reached, is in such a block. It costs two system calls and a
- * page fault once per site: about 1 ms for the few hundred sites of a
- * shell's start. */
+ * page fault once per site (`bash -c 'ls /'` has about 20). */
 _Atomic(uint8_t) _sa_dbg_guard_sites[1u << SA_DBG_SITE_BITS];
 
 /* Sites that share a flag share its one guard: with 65536 flags, a

@@ -36,6 +36,9 @@ TOOLS = collections.OrderedDict([
     ("segalloc-debug", ({"LD_PRELOAD": DEBUG_SO}, False)),
     ("segalloc-debug guard=all",
      ({"LD_PRELOAD": DEBUG_SO, "SEGALLOC_GUARD": "all"}, False)),
+    # The default before sites:1000.
+    ("segalloc-debug sample:1000",
+     ({"LD_PRELOAD": DEBUG_SO, "SEGALLOC_GUARD": "sample:1000"}, False)),
     ("segalloc", ({"LD_PRELOAD": PROD_SO}, False)),
     ("glibc", ({}, False)),
     ("MALLOC_CHECK_=3",
