@@ -204,9 +204,13 @@ Test(guard, bad_options_stop_the_program) {
 }
 
 /* The default, sites:1000, guards the first block of each call site: a
- * short program's bug is found at the access. */
-Test(guard, the_default_guards_the_first_block_of_a_site) {
+ * short program's bug is found at the access. After the first block of a
+ * site, its blocks are not guarded; the first from a new site is
+ * (sampling one in 10^9: no block by chance). */
+Test(guard, sites_guard_the_first_block_of_each_site) {
   death_result_t r = run_scenario("overflow-read", NULL, NULL);
+  assert_fault(&r, "heap-buffer-overflow", "READ", 20, "13");
+  r = run_scenario("sites", "SEGALLOC_GUARD=sites:1000000000", NULL);
   assert_fault(&r, "heap-buffer-overflow", "READ", 20, "13");
 }
 
@@ -217,14 +221,6 @@ Test(guard, sample_alone_leaves_the_first_block) {
       run_scenario("overflow-read", "SEGALLOC_GUARD=sample:1000", NULL);
   assert_exit(&r, 0);
   assert_has(&r, "survived\n");
-}
-
-/* After the first block of a site, its blocks are not guarded; the first
- * from a new site is (sampling one in 10^9: no block by chance). */
-Test(guard, sites_guard_the_first_block_of_each_site) {
-  death_result_t r =
-      run_scenario("sites", "SEGALLOC_GUARD=sites:1000000000", NULL);
-  assert_fault(&r, "heap-buffer-overflow", "READ", 20, "13");
 }
 
 /* Sampling guards about one block in N: with N = 2, a few of 300. */
