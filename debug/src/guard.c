@@ -15,10 +15,14 @@
 
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <ucontext.h>
 
 #define POOL_BYTES ((size_t)64 << 30) /* address space, never memory */
-#define MIN_POOL_BYTES ((size_t)64 << 20)
+/* Under a limit of address space (ulimit -v, AFL++ -m), at most this
+ * share of it: the program's own blocks need the rest. */
+#define POOL_SHARE 64
+#define MIN_POOL_BYTES ((size_t)1 << 20)
 #define MAX_SLOTS ((size_t)1 << 18)
 #define MAX_BLOCK ((size_t)256 << 20) /* larger blocks get canaries */
 /* Freed runs kept inaccessible: at most this many, and pages. */
@@ -51,11 +55,12 @@ static struct {
   uint32_t free_runs[EXACT_RUNS + 1]; /* heads: slot index + 1 */
   uint32_t *ring; /* quarantined slot indexes, oldest at ring_head */
   size_t ring_head, ring_len, ring_pages;
-  size_t live;         /* guarded blocks handed out */
-  size_t max_live;     /* within the kernel's limit of mappings */
-  size_t live_bytes;   /* their runs but the guard pages */
-  size_t refused_live; /* live when the kernel refused a mapping; 0: none */
-  bool told;           /* the fallback to canaries was announced */
+  size_t max_ring_pages; /* QUARANTINE_PAGES, or half a small pool */
+  size_t live;           /* guarded blocks handed out */
+  size_t max_live;       /* within the kernel's limit of mappings */
+  size_t live_bytes;     /* their runs but the guard pages */
+  size_t refused_live;   /* live when the kernel refused a mapping; 0: none */
+  bool told;             /* the fallback to canaries was announced */
   struct sigaction old_segv, old_bus;
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -169,6 +174,9 @@ static bool pool_reserve(size_t bytes) {
   pool.ring = (void *)(area + page_slot_bytes + slot_bytes);
   pool.pages = pages;
   pool.max_slots = (uint32_t)slots;
+  /* A quarantine that could fill the pool would stop guarding for good. */
+  pool.max_ring_pages =
+      pages / 2 < QUARANTINE_PAGES ? pages / 2 : QUARANTINE_PAGES;
   /* The pool's first page is no run's: the first run's left neighbour is
    * inaccessible too, not the tables. */
   pool.bumped = 1;
@@ -182,8 +190,14 @@ static bool pool_setup(void) {
   pool.page = _sa_os_page_size();
   pool.page_shift = (size_t)__builtin_ctzl(pool.page);
   /* Less address space if the process may not have that much (ulimit
-   * -v). */
+   * -v), or if the kernel refuses. */
   size_t bytes = POOL_BYTES;
+  struct rlimit as;
+  if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY &&
+      as.rlim_cur / POOL_SHARE < bytes)
+    bytes = (as.rlim_cur / POOL_SHARE) & ~(pool.page - 1);
+  if (bytes < MIN_POOL_BYTES)
+    return false;
   while (!pool_reserve(bytes))
     if ((bytes /= 4) < MIN_POOL_BYTES)
       return false;
@@ -331,7 +345,7 @@ void _sa_dbg_guard_retire(sa_dbg_header_t *h) {
       (uint32_t)(g - pool.slots);
   pool.ring_pages += g->run_pages;
   while (pool.ring_len == QUARANTINE_RUNS ||
-         pool.ring_pages > QUARANTINE_PAGES) {
+         pool.ring_pages > pool.max_ring_pages) {
     sa_dbg_guard_t *old = &pool.slots[pool.ring[pool.ring_head]];
     pool.ring_head = (pool.ring_head + 1) % QUARANTINE_RUNS;
     pool.ring_len--;
