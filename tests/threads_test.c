@@ -419,6 +419,55 @@ Test(threads, check_heap_while_threads_allocate) {
   stats_assert_back_to(&start);
 }
 
+/* ---- 5b: a segment given back, then taken by another thread ----
+ * The free fast path trusts the segments a heap remembers as its own
+ * (heap->own_chunks): a heap that gives a segment back must forget it, or
+ * its frees of the new owner's blocks would be taken for local ones. */
+enum {
+  GIVEN_BACK_SIZE = 100000,
+  GIVEN_BACK_MAX = 100
+}; /* a large class:
+     a segment a page */
+
+static void *take_segment(void *arg) {
+  void **blocks = arg;
+  blocks[0] = segalloc_malloc(GIVEN_BACK_SIZE);
+  blocks[1] = segalloc_malloc(GIVEN_BACK_SIZE);
+  return NULL;
+}
+
+static bool same_segment(const void *a, const void *b) {
+  return (uintptr_t)a >> 22 == (uintptr_t)b >> 22;
+}
+
+Test(threads, segment_given_back_is_forgotten) {
+  /* Blocks until one lands in a second segment: the first page then
+   * isn't its class's only one, and goes back when it empties. */
+  void *blocks[GIVEN_BACK_MAX];
+  int n = 0;
+  do {
+    cr_assert_lt(n, GIVEN_BACK_MAX);
+    blocks[n] = segalloc_malloc(GIVEN_BACK_SIZE);
+    cr_assert_not_null(blocks[n]);
+  } while (same_segment(blocks[n++], blocks[0]));
+  uintptr_t first = (uintptr_t)blocks[0];
+  for (int i = 0; i < n - 1; i++) /* the first segment empties */
+    segalloc_free(blocks[i]);
+  void *taken[2];
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, take_segment, taken), 0);
+  cr_assert_eq(pthread_join(t, NULL), 0); /* its heap is abandoned */
+  cr_assert(taken[0] != NULL && taken[1] != NULL);
+  /* (In the debug build the quarantine keeps the blocks in use.) */
+  cr_assert(SEGALLOC_TEST_DEBUG || same_segment(taken[0], (void *)first),
+            "the thread did not take the segment given back");
+  heap_assert_ok();        /* own_chunks names no segment of another heap */
+  segalloc_free(taken[0]); /* an abandoned segment: adopted */
+  segalloc_free(taken[1]);
+  segalloc_free(blocks[n - 1]);
+  heap_assert_ok();
+}
+
 /* ---- 6: allocation in a thread-specific-data destructor ----
  * A key destructor may run after segalloc's own one has handed the
  * thread's heap back; allocating and freeing there must still work, and a

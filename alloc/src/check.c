@@ -190,13 +190,32 @@ static int check_queues(sa_heap_t *heap) {
   return problems;
 }
 
+/* The calling thread's cache of its segments: each entry empty, or a
+ * segment of this heap's at its place. */
+static int check_own_chunks(sa_heap_t *heap) {
+  int problems = 0;
+  for (uintptr_t i = 0; i < SA_OWN_CACHE; i++) {
+    uintptr_t chunk = ~heap->own_chunks[i];
+    sa_segment_t *seg = (sa_segment_t *)(chunk << SA_SEGMENT_SHIFT);
+    if (heap->own_chunks[i] != 0 &&
+        (chunk % SA_OWN_CACHE != i || sa_segment_of(seg) != seg ||
+         atomic_load(&seg->heap) != heap)) {
+      _sa_message("check: heap %p: own_chunks[%u] names %p, not a segment "
+                  "of the heap's",
+                  (void *)heap, (unsigned)i, (void *)seg);
+      problems++;
+    }
+  }
+  return problems;
+}
+
 static void walk_heap(walk_t *walk) {
   walk->heap = _sa_tls_heap;
   pthread_mutex_lock(&_sa_segments_lock);
   for (sa_segment_t *seg = _sa_all_segments; seg != NULL; seg = seg->all_next)
     walk_segment(walk, seg);
   pthread_mutex_unlock(&_sa_segments_lock);
-  walk->problems += check_queues(walk->heap);
+  walk->problems += check_queues(walk->heap) + check_own_chunks(walk->heap);
   walk->stats.mapped_bytes = _sa_os_mapped_bytes();
 #if SEGALLOC_DEBUG
   size_t guarded = 0;

@@ -342,27 +342,36 @@ void _sa_free_slow(void *p);
 
 /* Frees what _sa_alloc returned; reports an invalid pointer. The fast path
  * inline: a block start in a small, medium or large page of this thread's
- * (huge segments have no heap), neither the page's last block in use, nor
- * the first back into a full page, nor the block freed last; no lock, no
- * syscall. */
+ * (found in heap->own_chunks, or by the segment map and the segment's
+ * owner, then remembered there; huge segments have no heap), neither the
+ * page's last block in use, nor the first back into a full page, nor the
+ * block freed last; no lock, no syscall. */
 static inline void _sa_free(void *p) {
-  if (SA_LIKELY(sa_map_entry(p) == 1)) { /* p's segment starts at its chunk */
-    sa_segment_t *seg = (sa_segment_t *)((uintptr_t)p & ~(SA_SEGMENT_SIZE - 1));
-    sa_page_t *page = sa_page_of(seg, p);
-    sa_block_t *block = p;
-    if (SA_LIKELY(atomic_load_explicit(&seg->heap, memory_order_relaxed) ==
-                      _sa_tls_heap &&
-                  page->slow_free == 0 && ((uintptr_t)p & 15) == 0 &&
-                  (uint8_t *)p >= page->area && block != page->free &&
-                  page->used > 1)) {
-      sa_block_set_next(page, block, page->free);
-      page->free = block;
-      page->used--;
+  sa_heap_t *heap = _sa_tls_heap;
+  uintptr_t chunk = (uintptr_t)p >> SA_SEGMENT_SHIFT;
+  sa_segment_t *seg = (sa_segment_t *)(chunk << SA_SEGMENT_SHIFT);
+  uintptr_t *own = &heap->own_chunks[chunk % SA_OWN_CACHE];
+  if (SA_UNLIKELY(*own != ~chunk)) { /* not a segment known to be ours */
+    if (sa_map_entry(p) != 1 || /* p's segment doesn't start at its chunk */
+        atomic_load_explicit(&seg->heap, memory_order_relaxed) != heap) {
+      _sa_free_slow(p);
       return;
     }
+    *own = ~chunk;
+  }
+  sa_page_t *page = sa_page_of(seg, p);
+  sa_block_t *block = p;
+  if (SA_LIKELY(page->slow_free == 0 && ((uintptr_t)p & 15) == 0 &&
+                (uint8_t *)p >= page->area && block != page->free &&
+                page->used > 1)) {
+    sa_block_set_next(page, block, page->free);
+    page->free = block;
+    page->used--;
+    return;
   }
   _sa_free_slow(p);
 }
+
 /* Usable bytes from p to the end of its block; 0 when p is not ours. */
 size_t _sa_usable_size(const void *p);
 /* The start of the block holding p (free or not), its size in *size;

@@ -157,6 +157,9 @@ static sa_segment_t *segment_new(sa_heap_t *heap, sa_segment_kind_t kind) {
 
 /* The segment is empty: unlink it and cache it or give it back. */
 static void segment_release(sa_heap_t *heap, sa_segment_t *seg) {
+  uintptr_t chunk = (uintptr_t)seg >> SA_SEGMENT_SHIFT;
+  if (heap->own_chunks[chunk % SA_OWN_CACHE] == ~chunk)
+    heap->own_chunks[chunk % SA_OWN_CACHE] = 0; /* another heap may take it */
   SA_LIST_REMOVE(heap->owned[seg->kind], seg, owned_next, owned_prev);
   SA_LIST_REMOVE(heap->avail[seg->kind], seg, avail_next, avail_prev);
   _sa_segment_unregister(seg);

@@ -220,12 +220,21 @@ typedef struct sa_segment_s {
   sa_page_t pages[];   /* page_count entries (none for huge) */
 } sa_segment_t;
 
+/* Entries of a heap's cache of the segments it owns (a power of two). */
+#define SA_OWN_CACHE 16
+
 /* A thread heap: the per-thread cache. Only its thread touches it, except
  * `full_has_remote`, which a remote free sets (while it holds a full page
  * of the heap in state NOTIFYING) to have the owner sweep its full list.
- * Heaps are never unmapped: a dead thread's heap is recycled. */
+ * Heaps are never unmapped: a dead thread's heap is recycled.
+ * Invariant: own_chunks[i] is 0 or ~c, where chunk c (address >>
+ * SA_SEGMENT_SHIFT) starts a segment the heap owns and c % SA_OWN_CACHE
+ * == i. The free fast path trusts a pointer whose chunk is there as being
+ * in a segment of this thread's, without the segment map (~: 0, the empty
+ * entry, matches no chunk, not even chunk 0). */
 typedef struct sa_heap_s {
-  sa_page_t *pages[SA_CLASS_COUNT];   /* head: the page malloc takes from */
+  sa_page_t *pages[SA_CLASS_COUNT]; /* head: the page malloc takes from */
+  uintptr_t own_chunks[SA_OWN_CACHE];
   sa_page_t *full;                    /* pages with nothing free */
   sa_segment_t *owned[SA_PAGE_KINDS]; /* by kind */
   sa_segment_t *avail[SA_PAGE_KINDS]; /* owned, with a free page */
