@@ -19,12 +19,24 @@ static uint64_t canary_of(const sa_dbg_header_t *h) {
   return mix(_sa_dbg_options.secret ^ (uintptr_t)h);
 }
 
+/* The free's fields and the state, which change as a block is freed and
+ * released: their own keyed term of the seal, xor'ed in, so that
+ * _sa_dbg_reseal_free updates the seal by swapping the term (a multiply
+ * by an odd constant: any change to the fields changes it). */
+static uint64_t free_term(uint32_t free_stack, uint32_t free_tid,
+                          uint32_t state) {
+  uint64_t secret = _sa_dbg_options.secret;
+  return ((free_stack | (uint64_t)free_tid << 32) ^ secret) *
+             0xd6e8feb86659fd93ULL ^
+         ((uint64_t)state ^ (secret >> 17)) * 0xa0761d6478bd642fULL;
+}
+
 /* Every field but the first word (the allocation's backtrace id and
  * thread, which the core reuses once the block is released: damage there
  * costs only a garbled report), so that a stray write anywhere else in the
  * header is seen; each word times its own odd constant, summed:
  * independent multiplies, and a change to any one field changes the sum;
- * keyed by the secret, then mixed. */
+ * keyed by the secret, then mixed; the free term last. */
 static uint64_t seal_of(const sa_dbg_header_t *h) {
   /* Field by field, not as words: each load then matches the store that
    * just wrote it, and is forwarded from it (a word load over several
@@ -36,20 +48,29 @@ static uint64_t seal_of(const sa_dbg_header_t *h) {
       (uintptr_t)v->owner,
       v->size,
       v->offset | (uint64_t)v->slot << 32,
-      v->free_stack | (uint64_t)v->free_tid << 32,
-      v->footer_len | (uint64_t)v->kind << 16 | (uint64_t)v->state << 32,
+      v->footer_len | (uint64_t)v->kind << 16,
   };
   uint64_t acc = 0;
-  /* Unrolled: it runs four times per malloc/free pair. */
+  /* Unrolled: it runs twice per malloc/free pair. */
 #pragma GCC unroll 8
   for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
     acc +=
         (words[i] ^ _sa_dbg_options.secret) * (0x9e3779b97f4a7c15ULL + 2 * i);
-  return mix(acc ^ _sa_dbg_options.secret ^ (uintptr_t)h);
+  return mix(acc ^ _sa_dbg_options.secret ^ (uintptr_t)h) ^
+         free_term(v->free_stack, v->free_tid, v->state);
 }
 
 void _sa_dbg_seal(sa_dbg_header_t *h) {
   h->seal = seal_of(h);
+}
+
+void _sa_dbg_reseal_free(sa_dbg_header_t *h, uint32_t free_stack,
+                         uint32_t free_tid, uint32_t state) {
+  h->seal ^= free_term(h->free_stack, h->free_tid, h->state) ^
+             free_term(free_stack, free_tid, state);
+  h->free_stack = free_stack;
+  h->free_tid = free_tid;
+  h->state = state;
 }
 
 bool _sa_dbg_header_ok(const sa_dbg_header_t *h) {

@@ -112,10 +112,8 @@ static void retire(sa_dbg_header_t *h, bool intact, const void *frame) {
   bool listed = h->state == SA_DBG_LIVE && sa_dbg_live_at(owner, h->slot) == h;
   if (listed) {
     _sa_dbg_live_remove(owner, h, owner == t);
-    h->free_stack = free_stack;
-    h->free_tid = t != NULL ? t->tid : 0;
-    h->state = intact ? SA_DBG_QUARANTINED : SA_DBG_RELEASED;
-    _sa_dbg_seal(h);
+    _sa_dbg_reseal_free(h, free_stack, t != NULL ? t->tid : 0,
+                        intact ? SA_DBG_QUARANTINED : SA_DBG_RELEASED);
     if (intact && !guarded)
       _sa_dbg_poison(h);
     if (intact && !guarded && owner == t)
