@@ -287,12 +287,18 @@ static int is_pow2(size_t x) {
 }
 
 /* Records a block the allocator just returned and checks the promises
- * every allocation makes: alignment, usable size, no overlap. `zeroed`:
- * calloc, whose bytes must read as zero first. */
+ * every allocation makes: alignment, usable size, no overlap. `align` 0:
+ * malloc's, C's (C23 7.24.3: that of the types no larger than the block,
+ * at most 16), which the debug build's small guarded blocks get; the
+ * aligned calls give at least 16. `zeroed`: calloc, whose bytes must read
+ * as zero first. */
 static void adopt(sf_model_t *m, unsigned slot, void *ptr, size_t size,
                   size_t align, int zeroed, size_t index, const char *kind) {
   unsigned char *p = ptr;
-  if (align < 16)
+  if (align == 0)
+    for (align = 16; align > 1 && size < align;)
+      align /= 2;
+  else if (align < 16)
     align = 16;
   if ((uintptr_t)p % align != 0)
     sf_fail(index, kind, "%p (size %zu) is not aligned to %zu", ptr, size,
@@ -354,7 +360,7 @@ static void do_malloc(sf_model_t *m, const sf_op_t *op, size_t index) {
       return; /* allowed for malloc(0) */
     sf_fail(index, kind, "malloc(%zu) failed, errno %d", op->size, errno);
   }
-  adopt(m, op->slot, p, op->size, 16, 0, index, kind);
+  adopt(m, op->slot, p, op->size, 0, 0, index, kind);
 }
 
 static void do_calloc(sf_model_t *m, const sf_op_t *op, size_t index) {
@@ -376,7 +382,7 @@ static void do_calloc(sf_model_t *m, const sf_op_t *op, size_t index) {
     sf_fail(index, kind, "calloc(%zu, %zu) failed, errno %d", op->count,
             op->size, errno);
   }
-  adopt(m, op->slot, p, total, 16, 1, index, kind);
+  adopt(m, op->slot, p, total, 0, 1, index, kind);
 }
 
 /* realloc and reallocarray; `total` is the byte count asked for, `fails`
@@ -423,7 +429,7 @@ static void resize(sf_model_t *m, const sf_op_t *op, size_t index,
     sf_fail(index, kind,
             "%s(%p, %zu) -> %p lost old contents at offset %zu of %zu", kind,
             (void *)old.p, total, p, bad, keep);
-  adopt(m, op->slot, p, total, 16, 0, index, kind);
+  adopt(m, op->slot, p, total, 0, 0, index, kind);
 }
 
 static void do_realloc(sf_model_t *m, const sf_op_t *op, size_t index) {

@@ -26,6 +26,16 @@
 #include "segalloc_debug.h"
 #endif
 
+/* The alignment malloc, calloc and realloc give n bytes: 16; in the debug
+ * build, a guarded block under 16 bytes gets only what C asks, the
+ * largest power of two <= n (debug/src/guard.c). */
+static inline size_t malloc_alignment(size_t n) {
+  size_t align = 16;
+  while (SEGALLOC_TEST_DEBUG && align > 1 && n < align)
+    align /= 2;
+  return align;
+}
+
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
 

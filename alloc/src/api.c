@@ -15,11 +15,14 @@
 #define SA_FREE(p) _sa_dbg_free(p, SA_FRAME)
 #define SA_REALLOC(p, size) _sa_dbg_realloc(p, size, SA_FRAME)
 #define SA_USABLE_SIZE _sa_dbg_usable_size
+/* malloc's and calloc's: the debug layer chooses (hooks.h). */
+#define SA_MALLOC_ALIGN 0
 #else
 #define SA_ALLOC alloc_core
 #define SA_FREE _sa_free
 #define SA_REALLOC _sa_realloc
 #define SA_USABLE_SIZE _sa_usable_size
+#define SA_MALLOC_ALIGN SA_MIN_ALIGN
 #endif
 
 #if !SEGALLOC_DEBUG
@@ -45,8 +48,8 @@ static inline bool is_power_of_two(size_t n) {
 
 void *segalloc_malloc(size_t size) {
   if (SA_LIKELY(size <= 1024)) /* one compare on the common path */
-    return SA_ALLOC(size, SA_MIN_ALIGN, false);
-  return size_ok(size) ? SA_ALLOC(size, SA_MIN_ALIGN, false) : NULL;
+    return SA_ALLOC(size, SA_MALLOC_ALIGN, false);
+  return size_ok(size) ? SA_ALLOC(size, SA_MALLOC_ALIGN, false) : NULL;
 }
 
 void segalloc_free(void *ptr) {
@@ -60,7 +63,7 @@ void *segalloc_calloc(size_t count, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  return size_ok(total) ? SA_ALLOC(total, SA_MIN_ALIGN, true) : NULL;
+  return size_ok(total) ? SA_ALLOC(total, SA_MALLOC_ALIGN, true) : NULL;
 }
 
 void *segalloc_realloc(void *ptr, size_t size) {

@@ -13,7 +13,8 @@
 
 #if SEGALLOC_DEBUG
 /* The public allocation calls, after api.c has checked the arguments
- * (size <= PTRDIFF_MAX, align a power of two in [16, SA_MAX_ALIGN]). */
+ * (size <= PTRDIFF_MAX, align a power of two in [16, SA_MAX_ALIGN], or 0
+ * for malloc and calloc: 16, or less for a small guarded block). */
 void *_sa_dbg_alloc(size_t size, size_t align, bool zero, const void *frame);
 void _sa_dbg_free(void *p, const void *frame);
 /* p != NULL, size != 0 */

@@ -356,7 +356,8 @@ static inline bool sa_dbg_guard_wanted(const void *frame) {
   return _sa_dbg_guard_sample();
 }
 /* A guarded block's header, fields set but slot/owner/seal (see
- * _sa_dbg_live_add); NULL when no guard can be had (too aligned or large,
+ * _sa_dbg_live_add); `align` 0 is malloc's (guard.c). NULL when no guard
+ * can be had (too aligned or large,
  * pool full, the kernel refusing mappings): the caller uses a canary
  * block instead. */
 sa_dbg_header_t *_sa_dbg_guard_alloc(size_t size, size_t align, bool zero,

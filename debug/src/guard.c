@@ -279,8 +279,20 @@ static void altstack_setup(void) {
   sigaltstack(&ss, NULL);
 }
 
+/* malloc's alignment for a guarded block: C (C23 7.24.3) asks only for
+ * that of the types no larger than the block, the largest power of two
+ * <= size, so that a block of 1, 2, 4 or 8 bytes ends at its guard page;
+ * 16 from 16 bytes on (max_align_t's, as SSE types and long double need). */
+static size_t malloc_align(size_t size) {
+  if (size >= SA_MIN_ALIGN)
+    return SA_MIN_ALIGN;
+  return size == 0 ? 1 : (size_t)1 << (63 - __builtin_clzl(size));
+}
+
 sa_dbg_header_t *_sa_dbg_guard_alloc(size_t size, size_t align, bool zero,
                                      const void *frame, uint32_t tid) {
+  if (align == 0)
+    align = malloc_align(size);
   size_t page = _sa_os_page_size();
   if (align > page || size > MAX_BLOCK)
     return NULL;

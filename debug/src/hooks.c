@@ -44,6 +44,8 @@ static void *alloc_as(size_t size, size_t align, bool zero, size_t junk_from,
     if (h != NULL)
       return publish(t, h, kind);
   }
+  if (align == 0)
+    align = SA_MIN_ALIGN;
   size_t lead = align <= SA_DBG_HEADER_SIZE ? SA_DBG_HEADER_SIZE : align;
   /* size <= PTRDIFF_MAX and lead <= SA_MAX_ALIGN: no overflow. */
   size_t core_size = lead + size + SA_DBG_FOOTER_MIN;
@@ -203,7 +205,7 @@ void *_sa_dbg_realloc(void *p, size_t size, const void *frame) {
    * free, which the quarantine or a guard page catches. Only the bytes
    * past the copy get junk. */
   size_t kept = size < h->size ? size : h->size;
-  void *fresh = alloc_as(size, SA_MIN_ALIGN, false, kept, SA_DBG_MALLOC, frame);
+  void *fresh = alloc_as(size, 0, false, kept, SA_DBG_MALLOC, frame);
   if (fresh == NULL)
     return NULL;
   memcpy(fresh, p, kept);

@@ -62,6 +62,16 @@ Test(guard, overflow_read_at_the_access) {
   assert_fault(&r, "heap-buffer-overflow", "READ", 20, "13");
 }
 
+/* malloc, calloc and realloc under 16 bytes: aligned only as C asks, so
+ * the end of a block of 1, 2, 4 or 8 bytes is the guard. */
+Test(guard, small_blocks_aligned_as_c_asks_end_nearer_the_guard) {
+  death_result_t r = run_scenario("guarded-alignment", ALL, NULL);
+  assert_exit(&r, 0);
+  assert_has(&r, "aligned as C asks\n");
+  r = run_scenario("overflow-read-8-by-1", ALL, NULL);
+  assert_fault(&r, "heap-buffer-overflow", "READ", 8, "8");
+}
+
 Test(guard, underflow_with_the_guard_on_the_left) {
   death_result_t r =
       run_scenario("underflow-write", ALL, "SEGALLOC_GUARD_SIDE=left");

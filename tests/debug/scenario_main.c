@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -107,6 +108,60 @@ static void underflow_of_the_first_block(void) {
  * is no block's yet. */
 static void overflow_of_the_last_block(void) {
   write_at(segalloc_malloc(4096), 4097);
+}
+
+/* The bytes between p + n and the guard page (the next page boundary). */
+static size_t slack_of(const char *p, size_t n) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  return (page - (uintptr_t)(p + n) % page) % page;
+}
+
+/* 0 if p, a guarded block of n bytes, is aligned to `align` and ends as
+ * near its guard page as that allows; else says what is wrong. */
+static int misplaced(const char *call, size_t n, const char *p, size_t align) {
+  size_t want = (align - n % align) % align;
+  if ((uintptr_t)p % align == 0 && slack_of(p, n) == want)
+    return 0;
+  printf("%s(%zu) = %p: %zu bytes before the guard page, %zu expected\n", call,
+         n, (const void *)p, slack_of(p, n), want);
+  return 1;
+}
+
+/* With SEGALLOC_GUARD=all: malloc, calloc and realloc of n < 16 bytes are
+ * aligned only as C asks, for the types no larger than n (the largest
+ * power of two <= n), so that their end is nearer the guard; from 16
+ * bytes on, and for the aligned calls of any size, 16. */
+static void guarded_alignment(void) {
+  int bad = 0;
+  for (size_t n = 0; n <= 40; n++) {
+    size_t align = 16;
+    while (align > 1 && n < align)
+      align /= 2;
+    char *p = segalloc_malloc(n);
+    bad += misplaced("malloc", n, p, align);
+    char *q = segalloc_calloc(1, n);
+    bad += misplaced("calloc", n, q, align);
+    if (n != 0) {
+      char *r = segalloc_realloc(segalloc_malloc(100), n);
+      bad += misplaced("realloc", n, r, align);
+      segalloc_free(r);
+    }
+    void *a = NULL;
+    bad += segalloc_posix_memalign(&a, 16, n) != 0 ||
+           misplaced("posix_memalign", n, a, 16);
+    char *b = segalloc_aligned_alloc(16, n);
+    bad += misplaced("aligned_alloc", n, b, 16);
+    char *c = segalloc_memalign(8, n);
+    bad += misplaced("memalign", n, c, 16);
+    segalloc_free(p), segalloc_free(q), segalloc_free(a);
+    segalloc_free(b), segalloc_free(c);
+  }
+  printf(bad == 0 ? "aligned as C asks\n" : "%d misplaced\n", bad);
+}
+
+/* An 8-byte block ends at its guard: a read 1 byte past it faults. */
+static void overflow_read_8_by_1(void) {
+  read_at(segalloc_malloc(8), 8);
 }
 
 static void use_after_free_read(void) {
@@ -296,6 +351,8 @@ int main(int argc, char **argv) {
       {"underflow-into-the-previous-guard", underflow_into_the_previous_guard},
       {"underflow-of-the-first-block", underflow_of_the_first_block},
       {"overflow-of-the-last-block", overflow_of_the_last_block},
+      {"guarded-alignment", guarded_alignment},
+      {"overflow-read-8-by-1", overflow_read_8_by_1},
       {"use-after-free-read", use_after_free_read},
       {"use-after-free-write", use_after_free_write},
       {"malloc0-read", malloc0_read},
