@@ -24,19 +24,22 @@ static __thread uintptr_t sa_dbg_stack_top
     __attribute__((tls_model("initial-exec")));
 
 /* The top of the stack holding `here`: glibc puts a thread's descriptor
- * right above its stack; the main thread's top is __libc_stack_end. */
-static uintptr_t stack_top(uintptr_t here) {
-  uintptr_t top = sa_dbg_stack_top;
-  if (top > here)
-    return top;
+ * right above its stack; the main thread's top is __libc_stack_end. Found
+ * once per thread, out of line: the common case is one compare. */
+static __attribute__((noinline)) uintptr_t stack_top_find(uintptr_t here) {
   uintptr_t self = (uintptr_t)pthread_self();
-  top = self > here && self - here < ((uintptr_t)1 << 30)
-            ? self
-            : (uintptr_t)__libc_stack_end;
+  uintptr_t top = self > here && self - here < ((uintptr_t)1 << 30)
+                      ? self
+                      : (uintptr_t)__libc_stack_end;
   if (top <= here)
     return 0; /* an unknown stack: no walking */
   sa_dbg_stack_top = top;
   return top;
+}
+
+static inline uintptr_t stack_top(uintptr_t here) {
+  uintptr_t top = sa_dbg_stack_top;
+  return SA_LIKELY(top > here) ? top : stack_top_find(here);
 }
 
 bool _sa_dbg_on_stack(const void *p) {
@@ -44,9 +47,11 @@ bool _sa_dbg_on_stack(const void *p) {
   return (uintptr_t)p >= here && (uintptr_t)p < stack_top(here);
 }
 
-/* Return addresses from the frame pointer `fp` on, within [low, high). */
-static void walk_frames(const void **out, size_t depth, const void *frame,
-                        uintptr_t low, uintptr_t high) {
+/* Return addresses from the frame pointer `fp` on, within [low, high).
+ * Inlined: a malloc/free pair takes two backtraces. */
+static inline __attribute__((always_inline)) void
+walk_frames(const void **out, size_t depth, const void *frame, uintptr_t low,
+            uintptr_t high) {
   const uintptr_t *fp = frame;
   size_t n = 0;
   while (n < depth && (uintptr_t)fp >= low && (uintptr_t)fp + 16 <= high &&
