@@ -8,7 +8,10 @@
  * One pool of address space, reserved at the first guarded block, holds
  * every run; a page table gives each page's slot, so "is this address
  * guarded, and by which block" is one subtraction and one load, for the
- * fault handler and for free alike. The pool lock is a leaf: nothing
+ * fault handler and for free alike. The tables sit past the pool's end
+ * (runs start at its other end) behind an inaccessible gap, and a gap
+ * before the pool too: a wild access near a run faults rather than land
+ * in them, or in some other mapping. The pool lock is a leaf: nothing
  * holding it takes another lock, and the registry locks are never held
  * while taking it. */
 #include "debug.h"
@@ -23,6 +26,9 @@
  * share of it: the program's own blocks need the rest. */
 #define POOL_SHARE 64
 #define MIN_POOL_BYTES ((size_t)1 << 20)
+/* Inaccessible address space on either side of the pool: a quarter of
+ * it, at most this. */
+#define GAP_BYTES ((size_t)64 << 20)
 #define MAX_SLOTS ((size_t)1 << 18)
 #define MAX_BLOCK ((size_t)256 << 20) /* larger blocks get canaries */
 /* Freed runs kept inaccessible: at most this many, and pages. */
@@ -155,7 +161,8 @@ uint8_t *_sa_dbg_guard_end(const sa_dbg_header_t *h) {
 
 static void on_fault(int sig, siginfo_t *info, void *context);
 
-/* One reservation: the tables, then the pool. */
+/* One reservation: a gap, the pool, a gap, the tables, a page (all but
+ * the tables inaccessible). */
 static bool pool_reserve(size_t bytes) {
   size_t pages = bytes / pool.page;
   size_t slots = pages / 2 < MAX_SLOTS ? pages / 2 : MAX_SLOTS;
@@ -164,23 +171,29 @@ static bool pool_reserve(size_t bytes) {
   size_t ring_bytes = QUARANTINE_RUNS * sizeof(*pool.ring);
   size_t tables = (page_slot_bytes + slot_bytes + ring_bytes + pool.page - 1) &
                   ~(pool.page - 1);
-  uint8_t *area = _sa_os_reserve(tables + bytes, false);
+  size_t gap =
+      (bytes / 4 < GAP_BYTES ? bytes / 4 : GAP_BYTES) & ~(pool.page - 1);
+  size_t total = gap + bytes + gap + tables + pool.page;
+  uint8_t *area = _sa_os_reserve(total, false);
   if (area == NULL)
     return false;
-  if (!_sa_os_protect(area, tables, true))
-    return false; /* the area stays reserved: address space, no memory */
-  pool.page_slot = (void *)area;
-  pool.slots = (void *)(area + page_slot_bytes);
-  pool.ring = (void *)(area + page_slot_bytes + slot_bytes);
+  uint8_t *at = area + gap + bytes + gap;
+  if (!_sa_os_protect(at, tables, true)) {
+    _sa_os_unmap(area, total);
+    return false;
+  }
+  pool.page_slot = (void *)at;
+  pool.slots = (void *)(at + page_slot_bytes);
+  pool.ring = (void *)(at + page_slot_bytes + slot_bytes);
   pool.pages = pages;
   pool.max_slots = (uint32_t)slots;
   /* A quarantine that could fill the pool would stop guarding for good. */
   pool.max_ring_pages =
       pages / 2 < QUARANTINE_PAGES ? pages / 2 : QUARANTINE_PAGES;
   /* The pool's first page is no run's: the first run's left neighbour is
-   * inaccessible too, not the tables. */
+   * in the pool too, so a fault there is blamed on it. */
   pool.bumped = 1;
-  _sa_dbg_guard_pool = area + tables;
+  _sa_dbg_guard_pool = area + gap;
   return true;
 }
 

@@ -98,6 +98,17 @@ Test(guard, the_pages_around_all_runs_blame_the_block_beside) {
 
 /* On the right, an underflow into the slack before the block is found at
  * free, as with canaries. */
+/* Around the pool, address space no one may use: a wild write 1 MiB
+ * before the first block faults (no block to blame: the program dies as
+ * it would without segalloc, or ASan reports), and can't land in the
+ * pool's tables. */
+Test(guard, a_wild_write_near_the_pool_faults) {
+  death_result_t r = run_scenario("underflow-1m-of-the-first-block", ALL, NULL);
+  cr_assert(!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0,
+            "status 0x%x:\n%s", r.status, r.output);
+  cr_assert_null(strstr(r.output, "survived"), "%s", r.output);
+}
+
 Test(guard, underflow_on_the_right_found_by_the_head) {
   death_result_t r = run_scenario("underflow-write", ALL, NULL);
   death_assert_report(&r, "heap-buffer-underflow", NULL);

@@ -164,6 +164,11 @@ static void overflow_read_8_by_1(void) {
   read_at(segalloc_malloc(8), 8);
 }
 
+/* 1 MiB before the first guarded block: where the pool's tables were. */
+static void underflow_1m_of_the_first_block(void) {
+  write_at(segalloc_malloc(100), -(ptrdiff_t)(1 << 20));
+}
+
 static void use_after_free_read(void) {
   char *p = segalloc_malloc(40);
   segalloc_free(p);
@@ -353,6 +358,7 @@ int main(int argc, char **argv) {
       {"overflow-of-the-last-block", overflow_of_the_last_block},
       {"guarded-alignment", guarded_alignment},
       {"overflow-read-8-by-1", overflow_read_8_by_1},
+      {"underflow-1m-of-the-first-block", underflow_1m_of_the_first_block},
       {"use-after-free-read", use_after_free_read},
       {"use-after-free-write", use_after_free_write},
       {"malloc0-read", malloc0_read},
