@@ -277,6 +277,7 @@ static void misuse(sf_model_t *m, const sf_op_t *op, size_t index) {
 static const sf_hooks_t misuse_hooks = {
     .before_stats = segalloc_flush_quarantine,
     .misuse = misuse,
+    .small_align_by_size = 1,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

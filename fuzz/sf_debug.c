@@ -77,4 +77,5 @@ void sf_check_walk(const sf_model_t *m, size_t base, size_t index) {
 const sf_hooks_t sf_debug_hooks = {
     .before_stats = segalloc_flush_quarantine,
     .misuse = NULL,
+    .small_align_by_size = 1,
 };

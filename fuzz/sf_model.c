@@ -288,15 +288,15 @@ static int is_pow2(size_t x) {
 
 /* Records a block the allocator just returned and checks the promises
  * every allocation makes: alignment, usable size, no overlap. `align` 0:
- * malloc's, C's (C23 7.24.3: that of the types no larger than the block,
- * at most 16), which the debug build's small guarded blocks get; the
+ * malloc's (16, or C's for small blocks when the hooks allow it); the
  * aligned calls give at least 16. `zeroed`: calloc, whose bytes must read
  * as zero first. */
 static void adopt(sf_model_t *m, unsigned slot, void *ptr, size_t size,
                   size_t align, int zeroed, size_t index, const char *kind) {
   unsigned char *p = ptr;
   if (align == 0)
-    for (align = 16; align > 1 && size < align;)
+    for (align = 16;
+         m->hooks->small_align_by_size && align > 1 && size < align;)
       align /= 2;
   else if (align < 16)
     align = 16;

@@ -41,6 +41,10 @@ typedef struct sf_hooks_s {
   void (*before_stats)(void);
   /* Runs an SF_OP_MISUSE; NULL makes it a no-op. */
   void (*misuse)(struct sf_model_s *m, const sf_op_t *op, size_t index);
+  /* 1: a malloc of n < 16 bytes may be aligned only as C23 7.24.3 asks
+   * (the largest power of two <= n), as the debug build's guarded blocks
+   * are; 0: production's promise of 16 is checked. */
+  int small_align_by_size;
 } sf_hooks_t;
 
 typedef struct sf_model_s {
