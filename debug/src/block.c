@@ -20,15 +20,17 @@ static uint64_t canary_of(const sa_dbg_header_t *h) {
 }
 
 /* The free's fields and the state, which change as a block is freed and
- * released: their own keyed term of the seal, xor'ed in, so that
- * _sa_dbg_reseal_free updates the seal by swapping the term (a multiply
- * by an odd constant: any change to the fields changes it). */
-static uint64_t free_term(uint32_t free_stack, uint32_t free_tid,
-                          uint32_t state) {
-  uint64_t secret = _sa_dbg_options.secret;
-  return ((free_stack | (uint64_t)free_tid << 32) ^ secret) *
-             0xd6e8feb86659fd93ULL ^
-         ((uint64_t)state ^ (secret >> 17)) * 0xa0761d6478bd642fULL;
+ * released: their own keyed terms of the seal, xor'ed in, so that a
+ * reseal swaps a term (a multiply by an odd constant: any change to the
+ * fields changes it). */
+static uint64_t free_term(uint32_t free_stack, uint32_t free_tid) {
+  return ((free_stack | (uint64_t)free_tid << 32) ^ _sa_dbg_options.secret) *
+         0xd6e8feb86659fd93ULL;
+}
+
+static uint64_t state_term(uint32_t state) {
+  return ((uint64_t)state ^ (_sa_dbg_options.secret >> 17)) *
+         0xa0761d6478bd642fULL;
 }
 
 /* Every field but the first word (the allocation's backtrace id and
@@ -57,20 +59,25 @@ static uint64_t seal_of(const sa_dbg_header_t *h) {
     acc +=
         (words[i] ^ _sa_dbg_options.secret) * (0x9e3779b97f4a7c15ULL + 2 * i);
   return mix(acc ^ _sa_dbg_options.secret ^ (uintptr_t)h) ^
-         free_term(v->free_stack, v->free_tid, v->state);
+         free_term(v->free_stack, v->free_tid) ^ state_term(v->state);
 }
 
 void _sa_dbg_seal(sa_dbg_header_t *h) {
   h->seal = seal_of(h);
 }
 
+void _sa_dbg_reseal_state(sa_dbg_header_t *h, uint32_t state) {
+  h->seal ^= state_term(h->state) ^ state_term(state);
+  h->state = state;
+}
+
 void _sa_dbg_reseal_free(sa_dbg_header_t *h, uint32_t free_stack,
                          uint32_t free_tid, uint32_t state) {
-  h->seal ^= free_term(h->free_stack, h->free_tid, h->state) ^
-             free_term(free_stack, free_tid, state);
+  h->seal ^=
+      free_term(h->free_stack, h->free_tid) ^ free_term(free_stack, free_tid);
   h->free_stack = free_stack;
   h->free_tid = free_tid;
-  h->state = state;
+  _sa_dbg_reseal_state(h, state);
 }
 
 bool _sa_dbg_header_ok(const sa_dbg_header_t *h) {

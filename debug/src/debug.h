@@ -199,10 +199,12 @@ void _sa_dbg_read_options(void);
  * the fields, by _sa_dbg_block_init or _sa_dbg_header_init). */
 void _sa_dbg_seal(sa_dbg_header_t *h);
 /* Sets the free's fields and the state of a sealed header, updating the
- * seal by their term alone (a few instructions, not a whole seal; a
+ * seal by their terms alone (a few instructions, not a whole seal; a
  * damaged seal stays damaged). */
 void _sa_dbg_reseal_free(sa_dbg_header_t *h, uint32_t free_stack,
                          uint32_t free_tid, uint32_t state);
+/* The same for the state alone. */
+void _sa_dbg_reseal_state(sa_dbg_header_t *h, uint32_t state);
 bool _sa_dbg_header_ok(const sa_dbg_header_t *h);
 static inline bool sa_dbg_guarded(const sa_dbg_header_t *h) {
   return h->offset == 0;

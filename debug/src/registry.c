@@ -154,7 +154,7 @@ void _sa_dbg_release(sa_dbg_header_t *h) {
   if (!_sa_dbg_poison_check(h))
     return;
   _sa_dbg_note_released(h);
-  _sa_dbg_reseal_free(h, h->free_stack, h->free_tid, SA_DBG_RELEASED);
+  _sa_dbg_reseal_state(h, SA_DBG_RELEASED);
   _sa_free(sa_dbg_base(h));
 }
 
