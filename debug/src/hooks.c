@@ -154,8 +154,9 @@ static const char *const free_names[] = {"free", "operator delete",
 /* Reports (from `frame`) a live block freed by a call that doesn't match
  * its allocation (`kind`), or by a sized delete of another size. The
  * block is freed anyway if the program goes on. */
-static void check_kind(const sa_dbg_header_t *h, sa_dbg_kind_t kind,
-                       size_t size, const char *by, const void *frame) {
+static __attribute__((noinline, cold)) void
+report_kind(const sa_dbg_header_t *h, sa_dbg_kind_t kind, size_t size,
+            const char *by, const void *frame) {
   segalloc_error_t err = {.address = sa_dbg_user(h),
                           .block = sa_dbg_user(h),
                           .requested_size = h->size};
@@ -172,6 +173,15 @@ static void check_kind(const sa_dbg_header_t *h, sa_dbg_kind_t kind,
                         "allocated with %zu bytes by %s",
                         by, size, err.block, h->size, alloc_names[h->kind]);
   }
+}
+
+/* The common case inline: the kind matches and the size is unknown or
+ * right. */
+static inline void check_kind(const sa_dbg_header_t *h, sa_dbg_kind_t kind,
+                              size_t size, const char *by, const void *frame) {
+  if (SA_UNLIKELY(h->kind != kind ||
+                  (size != SA_DBG_UNSIZED && size != h->size)))
+    report_kind(h, kind, size, by, frame);
 }
 
 static void free_as(void *p, sa_dbg_kind_t kind, size_t size,
