@@ -37,13 +37,16 @@ void *_sa_alloc(size_t size, size_t align, bool zero) {
 }
 
 /* The block of a page that holds p, or NULL when p is outside the blocks
- * carved so far. */
+ * carved so far. p lies in the page's segment, so its offset is below
+ * SA_SEGMENT_SIZE, where sa_div_by is exact. */
 static sa_block_t *page_block_of(const sa_page_t *page, const void *p) {
-  uintptr_t offset = (uintptr_t)p - (uintptr_t)page->area;
-  if (!page->in_use || (uintptr_t)p < (uintptr_t)page->area ||
-      offset >= (uintptr_t)page->capacity * page->block_size)
+  if (!page->in_use || (const uint8_t *)p < page->area)
     return NULL;
-  return (sa_block_t *)(page->area + offset - offset % page->block_size);
+  size_t index =
+      sa_div_by((size_t)((const uint8_t *)p - page->area), page->block_magic);
+  if (index >= page->capacity)
+    return NULL;
+  return (sa_block_t *)(page->area + index * page->block_size);
 }
 
 void *_sa_block_start(const void *p, size_t *size) {

@@ -55,6 +55,7 @@ static void scan_page(const sa_segment_t *seg, const sa_page_t *page,
   uint8_t *end = _sa_page_end(seg, page);
   if (page->size_class >= SA_CLASS_COUNT ||
       page->block_size != _sa_class_size[page->size_class] ||
+      page->block_magic != sa_div_magic(page->block_size) ||
       sa_class_kind(page->size_class) != seg->kind) {
     PROBLEM(scan, "page %p: block size %u does not match class %u",
             (void *)page, page->block_size, page->size_class);

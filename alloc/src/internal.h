@@ -151,6 +151,28 @@ static inline unsigned sa_size_class(size_t size) {
   return 8u + (bit - 7u) * 4u + quarter;
 }
 
+/* Division by a block size as a multiply and a shift (jemalloc's div_info,
+ * in 64 bits): the debug build finds the block of every pointer its checked
+ * memcpy & co get, and a division cost more than the rest of the look-up.
+ * With magic = floor(2^K / d) + 1 = (2^K + e) / d, 0 < e <= d, and n = q*d + r:
+ * n * magic / 2^K = q + (r + n*e / 2^K) / d, and n*e / 2^K < 1 when
+ * n < 2^K / d, so the floor is q. K = 40 makes that hold for every offset
+ * in a segment (2^22) and every class (<= 2^17), and n * magic < 2^59
+ * does not overflow; tests/div_test.c checks every class and offset of a
+ * page. */
+#define SA_DIV_SHIFT 40
+_Static_assert((SA_SEGMENT_SIZE * SA_LARGE_MAX) >> SA_DIV_SHIFT == 0,
+               "sa_div_by is exact for offsets in a segment");
+
+static inline uint64_t sa_div_magic(uint32_t d) {
+  return ((uint64_t)1 << SA_DIV_SHIFT) / d + 1;
+}
+
+/* n / d for n < SA_SEGMENT_SIZE, d <= SA_LARGE_MAX, magic = sa_div_magic(d). */
+static inline size_t sa_div_by(size_t n, uint64_t magic) {
+  return (size_t)(((uint64_t)n * magic) >> SA_DIV_SHIFT);
+}
+
 /* The kind of page that holds the blocks of class `cls`. */
 static inline sa_segment_kind_t sa_class_kind(unsigned cls) {
   return _sa_class_size[cls] <= SA_SMALL_MAX ? SA_SEGMENT_SMALL

@@ -18,6 +18,7 @@ void _sa_page_queue_remove(sa_heap_t *heap, sa_page_t *page) {
 static void page_init(sa_segment_t *seg, sa_page_t *page, unsigned cls) {
   uint32_t size = _sa_class_size[cls];
   page->block_size = size;
+  page->block_magic = sa_div_magic(size);
   page->size_class = (uint8_t)cls;
   page->reserved =
       (uint32_t)((size_t)(_sa_page_end(seg, page) - page->area) / size);

@@ -147,7 +147,8 @@ struct sa_heap_s;
  * Invariants (checked by segalloc_check_heap):
  *  - in_use == 0: the page holds nothing and is in no queue.
  *  - block_size is its class's, a class of its segment's kind (realloc
- *    may change the class of a page in use: _sa_page_resize).
+ *    may change the class of a page in use: _sa_page_resize);
+ *    block_magic == sa_div_magic(block_size).
  *  - capacity <= reserved; the first `capacity` blocks of the area have been
  *    handed out at least once, the rest are untouched.
  *  - used + |free| == capacity, the lists holding distinct blocks among
@@ -184,8 +185,9 @@ typedef struct sa_page_s {
     };
     uint16_t slow_free; /* owner thread only: nonzero if either is set */
   };
-  uint8_t dirty;    /* released, its memory still resident */
-  uint8_t unmapped; /* owner thread only */
+  uint8_t dirty;        /* released, its memory still resident */
+  uint8_t unmapped;     /* owner thread only */
+  uint64_t block_magic; /* offset / block_size without a division */
   _Alignas(64) _Atomic(uintptr_t) thread_free; /* count | list pushed by
                                                   others | state */
   struct sa_page_s *next, *prev;               /* class queue or full list */
