@@ -13,8 +13,9 @@ source "$2"
 inputs=$bin_dir/inputs
 export SF_REPEAT=1 # one process, no fork: the crash is the process's own
 export ASAN_OPTIONS=detect_leaks=0:symbolize=0
-# No guard pages: the default samples blocks at random, and a guarded
-# block turns the reads below into reports.
+# No guard pages: the default guards the first block of each call site
+# and a random sample, and a guarded block turns the reads below into
+# reports; this test checks what the canaries and poison alone find.
 export SEGALLOC_GUARD=off
 
 # target: ASan's kind; the debug build's first report line's kind, or
