@@ -133,12 +133,6 @@ static void walk_segment(walk_t *walk, sa_segment_t *seg) {
   uint32_t in_use = 0, dirty = 0;
   for (uint32_t i = 0; i < seg->page_count; i++) {
     sa_page_t *page = &seg->pages[i];
-    if (page->unmapped && (page->in_use || page->dirty || i == 0)) {
-      _sa_message("check: segment %p: page %u unmapped but in use, dirty or "
-                  "the first",
-                  (void *)seg, i);
-      walk->problems++;
-    }
     if (!page->in_use) {
       dirty += page->dirty;
       continue;

@@ -94,9 +94,6 @@ void *memset(void *dst, int c, size_t n) __asm__("_sa_dbg_memset");
  * of two >= the OS page); NULL when the OS refuses. */
 void *_sa_os_map_aligned(size_t size, size_t align);
 void _sa_os_unmap(void *addr, size_t size);
-/* Maps `size` bytes exactly at `addr`, where nothing is mapped; false
- * when the OS refuses. */
-bool _sa_os_map_at(void *addr, size_t size);
 /* Grows the mapping [addr, addr+old_size) to new_size bytes where it is,
  * into free address space after it; false (mapping untouched) if it can't. */
 bool _sa_os_extend(void *addr, size_t old_size, size_t new_size);

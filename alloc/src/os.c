@@ -107,15 +107,6 @@ void *_sa_os_map_aligned(size_t size, size_t align) {
   return p;
 }
 
-bool _sa_os_map_at(void *addr, size_t size) {
-  int saved = errno;
-  bool done = map_at(addr, size, PROT_READ | PROT_WRITE) != NULL;
-  if (done)
-    atomic_fetch_add_explicit(&sa_mapped, size, memory_order_relaxed);
-  errno = saved;
-  return done;
-}
-
 void _sa_os_unmap(void *addr, size_t size) {
   int saved = errno;
   munmap(addr, size);

@@ -50,8 +50,8 @@ bool _sa_segment_map_reserve(const void *addr, size_t size) {
   return ok;
 }
 
-/* Unmaps the cached empty segments and huge ranges. */
-static void caches_release(void) {
+/* Unmaps the cached empty segments. */
+static void segment_cache_release(void) {
   sa_segment_t *cached[SA_SEGMENT_CACHE];
   pthread_mutex_lock(&_sa_segments_lock);
   size_t count = sa_cache_count;
@@ -60,33 +60,13 @@ static void caches_release(void) {
   pthread_mutex_unlock(&_sa_segments_lock);
   for (size_t i = 0; i < count; i++)
     _sa_os_unmap(cached[i], SA_SEGMENT_SIZE);
-  _sa_huge_cache_release();
-}
-
-/* What segment_give_back gives back, one call per run of adjacent pages:
- * the memory of the dirty pages (purge: they stay mapped, zeroed); the
- * address space of every page not in use but the first, which holds the
- * header (under an address-space limit, ulimit -v: they are mapped again
- * when taken); or the whole segment, holes left by that aside. */
-typedef enum sa_give_e { SA_GIVE_DIRTY, SA_GIVE_FREE, SA_GIVE_ALL } sa_give_t;
-
-static void segment_give_back(sa_segment_t *seg, sa_give_t what);
-
-/* Out of address space: the calling thread's segments give back that of
- * their free pages (other heaps' pages are their owners' to touch). */
-static void segments_unmap_free_pages(void) {
-  sa_heap_t *heap = _sa_tls_heap;
-  for (int kind = 0; kind < SA_PAGE_KINDS; kind++)
-    for (sa_segment_t *seg = heap->owned[kind]; seg != NULL;
-         seg = seg->owned_next)
-      segment_give_back(seg, SA_GIVE_FREE);
 }
 
 void *_sa_segment_map_memory(size_t size, size_t align) {
   void *p = _sa_os_map_aligned(size, align);
   if (p == NULL) {
-    caches_release();
-    segments_unmap_free_pages();
+    segment_cache_release();
+    _sa_huge_cache_release();
     p = _sa_os_map_aligned(size, align);
   }
   if (p != NULL && !_sa_segment_map_reserve(p, size)) {
@@ -165,45 +145,29 @@ static void segment_release(sa_heap_t *heap, sa_segment_t *seg) {
   _sa_segment_unregister(seg);
   seg->cookie = 0;
   /* Cached segments keep their pages: the cache is small (its bytes are
-   * bounded), and reuse without page faults is what it is for. One with
-   * holes (SA_GIVE_FREE) goes: address space is short. */
-  bool holes = false;
-  for (uint32_t i = 0; i < seg->page_count; i++)
-    holes |= seg->pages[i].unmapped;
+   * bounded), and reuse without page faults is what it is for. */
   pthread_mutex_lock(&_sa_segments_lock);
-  bool cached = !holes && sa_cache_count < SA_SEGMENT_CACHE;
+  bool cached = sa_cache_count < SA_SEGMENT_CACHE;
   if (cached)
     sa_cache[sa_cache_count++] = seg;
   pthread_mutex_unlock(&_sa_segments_lock);
   if (!cached)
-    segment_give_back(seg, SA_GIVE_ALL);
+    _sa_os_unmap(seg, SA_SEGMENT_SIZE);
 }
 
 sa_page_t *_sa_page_alloc(sa_heap_t *heap, sa_segment_kind_t kind) {
   sa_segment_t *seg = heap->avail[kind];
   if (seg == NULL && (seg = segment_new(heap, kind)) == NULL)
     return NULL;
-  /* A dirty page first: its memory is still resident; an unmapped one
-   * last, mapped again (which fails only under the address-space limit
-   * that had it unmapped). */
+  /* A dirty page first: its memory is still resident. */
   sa_page_t *page = NULL;
   for (uint32_t i = 0; i < seg->page_count; i++) {
     sa_page_t *candidate = &seg->pages[i];
-    if (!candidate->in_use && (page == NULL || candidate->dirty ||
-                               (page->unmapped && !candidate->unmapped))) {
+    if (!candidate->in_use && (page == NULL || candidate->dirty)) {
       page = candidate;
-      if (page->dirty || (seg->dirty_pages == 0 && !page->unmapped))
+      if (page->dirty || seg->dirty_pages == 0)
         break;
     }
-  }
-  if (page->unmapped) {
-    uint8_t *start =
-        (uint8_t *)sa_align_up((uintptr_t)page->area, _sa_os_page_size());
-    uint8_t *end = _sa_page_end(seg, page);
-    if (!_sa_os_map_at(start, (size_t)(end - start)) &&
-        (caches_release(), !_sa_os_map_at(start, (size_t)(end - start))))
-      return NULL;
-    page->unmapped = 0;
   }
   if (page->dirty) {
     page->dirty = 0;
@@ -222,44 +186,25 @@ uint8_t *_sa_page_end(const sa_segment_t *seg, const sa_page_t *page) {
   return (uint8_t *)seg + (index << seg->page_shift);
 }
 
-static void segment_give_back(sa_segment_t *seg, sa_give_t what) {
-  size_t os_page = _sa_os_page_size();
-  /* The runs first, the calls after: SA_GIVE_ALL unmaps the header. */
-  struct {
-    uint8_t *start, *end;
-  } runs[SA_MAX_PAGES / 2 + 1];
-  size_t count = 0;
-  bool in_run = false;
-  for (uint32_t i = 0; i < seg->page_count; i++) {
-    sa_page_t *page = &seg->pages[i];
-    bool give = what == SA_GIVE_DIRTY ? page->dirty
-                : what == SA_GIVE_FREE
-                    ? i > 0 && !page->in_use && !page->unmapped
-                    : !page->unmapped;
-    if (give && !in_run)
-      runs[count++].start =
-          what == SA_GIVE_ALL
-              ? (uint8_t *)seg + ((size_t)i << seg->page_shift)
-              : (uint8_t *)sa_align_up((uintptr_t)page->area, os_page);
-    if (give) {
-      runs[count - 1].end = _sa_page_end(seg, page);
-      page->unmapped = what == SA_GIVE_FREE;
-      page->dirty = 0;
-    }
-    in_run = give;
-  }
-  seg->dirty_pages = what == SA_GIVE_FREE ? seg->pages[0].dirty : 0;
-  seg->purge_due_ms = 0;
-  for (size_t i = 0; i < count; i++) {
-    if (what == SA_GIVE_DIRTY)
-      _sa_os_purge(runs[i].start, (size_t)(runs[i].end - runs[i].start));
-    else
-      _sa_os_unmap(runs[i].start, (size_t)(runs[i].end - runs[i].start));
-  }
-}
-
+/* Gives the memory of the segment's released pages back to the OS, one
+ * call per run of adjacent pages. */
 static void segment_purge(sa_segment_t *seg) {
-  segment_give_back(seg, SA_GIVE_DIRTY);
+  size_t os_page = _sa_os_page_size();
+  uint8_t *start = NULL, *end = NULL;
+  for (uint32_t i = 0; i <= seg->page_count; i++) {
+    sa_page_t *page = i < seg->page_count ? &seg->pages[i] : NULL;
+    if (page != NULL && page->dirty) {
+      page->dirty = 0;
+      if (start == NULL)
+        start = (uint8_t *)sa_align_up((uintptr_t)page->area, os_page);
+      end = _sa_page_end(seg, page);
+    } else if (start != NULL) {
+      _sa_os_purge(start, (size_t)(end - start));
+      start = NULL;
+    }
+  }
+  seg->dirty_pages = 0;
+  seg->purge_due_ms = 0;
 }
 
 /* A release left `seg` (not empty) with more dirty pages: purge them if

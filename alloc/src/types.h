@@ -158,9 +158,7 @@ struct sa_heap_s;
  *  - in_full == 1 exactly when the page is in its heap's full list rather
  *    than the queue of its class; then its state is FULL or NOTIFYING.
  *    used == 0 implies state NORMAL (a notifier holds an unpublished block).
- *  - dirty: not in use, and its memory not given back since it was.
- *  - unmapped: not in use, not dirty, not the segment's first page; its
- *    address space given back (segment.c, when a mapping fails). */
+ *  - dirty: not in use, and its memory not given back since it was. */
 /* Cache-line aligned, the fields of the malloc and free fast paths in the
  * first line; `thread_free`, which other threads write, in the second. */
 typedef struct sa_page_s {
@@ -186,7 +184,6 @@ typedef struct sa_page_s {
     uint16_t slow_free; /* owner thread only: nonzero if either is set */
   };
   uint8_t dirty;        /* released, its memory still resident */
-  uint8_t unmapped;     /* owner thread only */
   uint64_t block_magic; /* offset / block_size without a division */
   _Alignas(64) _Atomic(uintptr_t) thread_free; /* count | list pushed by
                                                   others | state */
