@@ -360,7 +360,7 @@ void *_sa_alloc(size_t size, size_t align, bool zero);
 void _sa_free_slow(void *p);
 
 /* Frees what _sa_alloc returned; reports an invalid pointer. The fast path
- * inline: a block start in a small, medium or large page of this thread's
+ * inline: a block start in a small or medium page of this thread's
  * (found in heap->own_chunks, or by the segment map and the segment's
  * owner, then remembered there; huge segments have no heap), neither the
  * page's last block in use, nor the first back into a full page, nor the
