@@ -6,7 +6,7 @@
 #include <string.h>
 
 /* A 64-bit finaliser (splitmix64): every input bit changes half the
- * output bits, so a seal can't be patched field by field. */
+ * output bits. */
 static inline uint64_t mix(uint64_t x) {
   x ^= x >> 30;
   x *= 0xbf58476d1ce4e5b9ULL;
@@ -15,73 +15,36 @@ static inline uint64_t mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-static uint64_t canary_of(const sa_dbg_header_t *h) {
-  return mix(_sa_dbg_options.secret ^ (uintptr_t)h);
-}
+sa_dbg_keys_t _sa_dbg_keys;
 
-/* The free's fields and the state, which change as a block is freed and
- * released: their own keyed terms of the seal, xor'ed in, so that a
- * reseal swaps a term (a multiply by an odd constant: any change to the
- * fields changes it). */
-static uint64_t free_term(uint32_t free_stack, uint32_t free_tid) {
-  return ((free_stack | (uint64_t)free_tid << 32) ^ _sa_dbg_options.secret) *
-         0xd6e8feb86659fd93ULL;
-}
-
-static uint64_t state_term(uint32_t state) {
-  return ((uint64_t)state ^ (_sa_dbg_options.secret >> 17)) *
-         0xa0761d6478bd642fULL;
-}
-
-/* Every field but the first word (the allocation's backtrace id and
- * thread, which the core reuses once the block is released: damage there
- * costs only a garbled report), so that a stray write anywhere else in the
- * header is seen; each word times its own odd constant, summed:
- * independent multiplies, and a change to any one field changes the sum;
- * keyed by the secret, then mixed; the free term last. */
-static uint64_t seal_of(const sa_dbg_header_t *h) {
-  /* Field by field, not as words: each load then matches the store that
-   * just wrote it, and is forwarded from it (a word load over several
-   * pending stores waits for them all to reach the cache: perf showed a
-   * sixth of a malloc-heavy run there). volatile, or the compiler merges
-   * the loads back into words. */
-  const volatile sa_dbg_header_t *v = h;
-  const uint64_t words[] = {
-      (uintptr_t)v->owner,
-      v->size,
-      v->offset | (uint64_t)v->slot << 32,
-      v->footer_len | (uint64_t)v->kind << 16,
-  };
-  uint64_t acc = 0;
-  /* Unrolled: it runs twice per malloc/free pair. */
-#pragma GCC unroll 8
-  for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-    acc +=
-        (words[i] ^ _sa_dbg_options.secret) * (0x9e3779b97f4a7c15ULL + 2 * i);
-  return mix(acc ^ _sa_dbg_options.secret ^ (uintptr_t)h) ^
-         free_term(v->free_stack, v->free_tid) ^ state_term(v->state);
+void _sa_dbg_keys_init(uint64_t secret) {
+  uint64_t *keys = (uint64_t *)&_sa_dbg_keys;
+  for (size_t i = 0; i < sizeof(_sa_dbg_keys) / sizeof(*keys); i++)
+    keys[i] = mix(secret + 0x9e3779b97f4a7c15ULL * (i + 1)) | 1;
 }
 
 void _sa_dbg_seal(sa_dbg_header_t *h) {
-  h->seal = seal_of(h);
+  h->seal = sa_dbg_seal_of(h);
 }
 
+/* The seal is linear in the fields: a change of one adds its difference
+ * times its key (a damaged seal stays damaged). */
 void _sa_dbg_reseal_state(sa_dbg_header_t *h, uint32_t state) {
-  h->seal ^= state_term(h->state) ^ state_term(state);
+  h->seal += ((uint64_t)state - h->state) * _sa_dbg_keys.state;
   h->state = state;
 }
 
 void _sa_dbg_reseal_free(sa_dbg_header_t *h, uint32_t free_stack,
                          uint32_t free_tid, uint32_t state) {
-  h->seal ^=
-      free_term(h->free_stack, h->free_tid) ^ free_term(free_stack, free_tid);
+  h->seal += ((uint64_t)free_stack - h->free_stack) * _sa_dbg_keys.free_stack +
+             ((uint64_t)free_tid - h->free_tid) * _sa_dbg_keys.free_tid;
   h->free_stack = free_stack;
   h->free_tid = free_tid;
   _sa_dbg_reseal_state(h, state);
 }
 
 bool _sa_dbg_header_ok(const sa_dbg_header_t *h) {
-  return h->canary == canary_of(h) && h->seal == seal_of(h);
+  return sa_dbg_header_ok(h);
 }
 
 /* The guard byte of a block: never 0 or 0xff (the values most often
@@ -149,7 +112,7 @@ static void init_fields(sa_dbg_header_t *h, size_t offset, size_t size,
   h->free_stack = 0;
   h->free_tid = 0;
   h->state = SA_DBG_LIVE;
-  h->canary = canary_of(h); /* keyed by the address alone: set once */
+  h->canary = sa_dbg_canary_of(h); /* keyed by the address alone: set once */
   if (junk_from < size && _sa_dbg_options.junk >= 0)
     fill_edges(h, SA_DBG_FILL_EDGE, junk_from, size,
                (uint8_t)_sa_dbg_options.junk);
@@ -336,12 +299,12 @@ bool _sa_dbg_poison_check(const sa_dbg_header_t *h) {
 
 void _sa_dbg_report_bad_header(const sa_dbg_header_t *h) {
   const uint8_t *user = sa_dbg_user(h);
-  uint64_t diff = h->canary ^ canary_of(h);
+  uint64_t diff = h->canary ^ sa_dbg_canary_of(h);
   /* The canary is the 8 bytes before the user bytes, little-endian: the
    * lowest damaged byte is the farthest from the block. */
   size_t damaged = diff != 0 ? 8 - (size_t)__builtin_ctzll(diff) / 8 : 0;
   segalloc_error_t err = {.address = user - damaged, .block = user};
-  if (diff != 0 && h->seal == seal_of(h)) {
+  if (diff != 0 && h->seal == sa_dbg_seal_of(h)) {
     /* Only the canary is hit: the fields, and backtraces, are still good. */
     err.kind = SEGALLOC_ERR_HEAP_BUFFER_UNDERFLOW;
     err.requested_size = h->size;
@@ -440,16 +403,9 @@ static void report_invalid(const void *p, uint8_t *base, size_t block_size,
 }
 
 sa_dbg_header_t *_sa_dbg_lookup(const void *p, sa_error_kind_t freed_kind) {
-  /* The common case first: p is ours, and the 64 bytes before it (in the
-   * same segment, so mapped) are a live header. A header can't be forged,
-   * and one sits exactly before its block's user bytes: p is a block. */
-  const sa_segment_t *seg = sa_segment_of(p);
-  if (SA_LIKELY(seg != NULL && ((uintptr_t)p & (SA_MIN_ALIGN - 1)) == 0 &&
-                (uintptr_t)p - (uintptr_t)seg >= 2 * SA_DBG_HEADER_SIZE)) {
-    sa_dbg_header_t *h = (sa_dbg_header_t *)p - 1;
-    if (SA_LIKELY(h->state == SA_DBG_LIVE && _sa_dbg_header_ok(h)))
-      return h;
-  }
+  sa_dbg_header_t *live = sa_dbg_lookup_live(p);
+  if (SA_LIKELY(live != NULL))
+    return live;
   if (sa_dbg_in_guard_pool(p))
     return _sa_dbg_guard_lookup(p, freed_kind);
   size_t block_size = 0;

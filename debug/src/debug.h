@@ -131,6 +131,15 @@ typedef struct sa_dbg_guard_s {
   bool opened;        /* some page made accessible after a fault report */
 } sa_dbg_guard_t;
 
+/* The keys of a header's canary and seal (block.c), drawn from the secret
+ * at init, before the first block: odd multipliers, one per sealed field,
+ * and offsets. */
+typedef struct sa_dbg_keys_s {
+  uint64_t canary, canary_offset;
+  uint64_t at, owner, size, offset, slot, free_stack, free_tid, footer_len,
+      kind, state, seal_offset;
+} sa_dbg_keys_t;
+
 /* At the core block's start when offset != SA_DBG_HEADER_SIZE. */
 typedef struct sa_dbg_lead_s {
   uint64_t tag; /* keyed hash of base and offset (block.c) */
@@ -195,6 +204,37 @@ extern sa_dbg_options_t _sa_dbg_options;
 void _sa_dbg_read_options(void);
 
 /* ---- block.c ---- */
+extern sa_dbg_keys_t _sa_dbg_keys;
+/* Draws the keys from the secret (by _sa_dbg_read_options). */
+void _sa_dbg_keys_init(uint64_t secret);
+/* A header's canary: its address times a key, plus another key; its top
+ * byte, the one next to the user bytes, depends on every address bit.
+ * Inline, as is the seal: every malloc and every free computes both. */
+static inline uint64_t sa_dbg_canary_of(const sa_dbg_header_t *h) {
+  return (uintptr_t)h * _sa_dbg_keys.canary + _sa_dbg_keys.canary_offset;
+}
+/* A header's seal: a keyed multilinear hash of its address and its fields
+ * from owner to state, each times its own odd key, summed, plus a key. A
+ * change to any one field, down to a bit, changes the sum; changes to
+ * several are seen unless they cancel through keys nobody knows; a header
+ * forged from a fixed pattern would need the keys too. Linear, so that a
+ * free and a release add their fields' changes alone (_sa_dbg_reseal_free).
+ * Each field has its own multiply, so each is loaded with its own size:
+ * a load spanning several pending stores (a header malloc just wrote)
+ * waits for them to reach the cache, one matching a store is forwarded
+ * from it (perf: a sixth of a malloc-heavy run once waited there). */
+static inline uint64_t sa_dbg_seal_of(const sa_dbg_header_t *h) {
+  const sa_dbg_keys_t *k = &_sa_dbg_keys;
+  return k->seal_offset + (uintptr_t)h * k->at +
+         (uintptr_t)h->owner * k->owner + h->size * k->size +
+         h->offset * k->offset + h->slot * k->slot +
+         h->free_stack * k->free_stack + h->free_tid * k->free_tid +
+         h->footer_len * k->footer_len + h->kind * k->kind +
+         h->state * k->state;
+}
+static inline bool sa_dbg_header_ok(const sa_dbg_header_t *h) {
+  return h->canary == sa_dbg_canary_of(h) && h->seal == sa_dbg_seal_of(h);
+}
 /* Sets the seal after the fields changed (the canary is set once, with
  * the fields, by _sa_dbg_block_init or _sa_dbg_header_init). */
 void _sa_dbg_seal(sa_dbg_header_t *h);
@@ -205,6 +245,7 @@ void _sa_dbg_reseal_free(sa_dbg_header_t *h, uint32_t free_stack,
                          uint32_t free_tid, uint32_t state);
 /* The same for the state alone. */
 void _sa_dbg_reseal_state(sa_dbg_header_t *h, uint32_t state);
+/* sa_dbg_header_ok, out of line for the callers off the hot paths. */
 bool _sa_dbg_header_ok(const sa_dbg_header_t *h);
 static inline bool sa_dbg_guarded(const sa_dbg_header_t *h) {
   return h->offset == 0;
@@ -239,6 +280,20 @@ bool _sa_dbg_poison_check(const sa_dbg_header_t *h);
  * not: invalid-free (not a block start), `freed_kind` (a freed block),
  * heap-buffer-underflow or heap-corruption (a damaged header). */
 sa_dbg_header_t *_sa_dbg_lookup(const void *p, sa_error_kind_t freed_kind);
+/* Its common case, inline in free: p is ours, and the 64 bytes before it
+ * (in the same segment, so mapped) are a live header. A header can't be
+ * forged, and one sits exactly before its block's user bytes: p is a
+ * block. NULL otherwise (no error yet: _sa_dbg_lookup finds out). */
+static inline sa_dbg_header_t *sa_dbg_lookup_live(const void *p) {
+  const sa_segment_t *seg = sa_segment_of(p);
+  if (SA_LIKELY(seg != NULL && ((uintptr_t)p & (SA_MIN_ALIGN - 1)) == 0 &&
+                (uintptr_t)p - (uintptr_t)seg >= 2 * SA_DBG_HEADER_SIZE)) {
+    sa_dbg_header_t *h = (sa_dbg_header_t *)p - 1;
+    if (SA_LIKELY(h->state == SA_DBG_LIVE && sa_dbg_header_ok(h)))
+      return h;
+  }
+  return NULL;
+}
 /* Reports a header that isn't ok: heap-buffer-underflow when its canary
  * is damaged, else heap-corruption. */
 void _sa_dbg_report_bad_header(const sa_dbg_header_t *h);

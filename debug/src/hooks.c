@@ -187,8 +187,9 @@ static inline void check_kind(const sa_dbg_header_t *h, sa_dbg_kind_t kind,
 static void free_as(void *p, sa_dbg_kind_t kind, size_t size,
                     const void *frame) {
   count_call(_sa_dbg_tls);
-  sa_dbg_header_t *h = _sa_dbg_lookup(p, SA_ERR_DOUBLE_FREE);
-  if (h == NULL)
+  sa_dbg_header_t *h = sa_dbg_lookup_live(p);
+  if (SA_UNLIKELY(h == NULL) &&
+      (h = _sa_dbg_lookup(p, SA_ERR_DOUBLE_FREE)) == NULL)
     return;
   check_kind(h, kind, size, free_names[kind], frame);
   retire(h, _sa_dbg_footer_check(h, NULL), frame);

@@ -114,4 +114,5 @@ void _sa_dbg_read_options(void) {
   if (random != NULL) /* no alignment promised: copy, don't load */
     memcpy(words, random, sizeof(words));
   o->secret = words[0] ^ words[1];
+  _sa_dbg_keys_init(o->secret);
 }

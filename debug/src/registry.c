@@ -125,7 +125,7 @@ bool _sa_dbg_live_add(sa_dbg_thread_t *t, sa_dbg_header_t *h) {
   }
   h->owner = t;
   h->slot = slot;
-  _sa_dbg_seal(h);
+  h->seal = sa_dbg_seal_of(h);
   /* Sealed first: a walker may read the entry at once. */
   atomic_store_explicit(&t->live[slot], (uintptr_t)h, memory_order_release);
   if (slot == used)

@@ -110,6 +110,67 @@ Test(walk, check_finds_a_damaged_live_block) {
   cr_assert_eq(captured.count, 0);
 }
 
+/* The 64-byte header before p (debug/src/debug.h): bytes 0-7 the
+ * allocation's backtrace and thread (not sealed), 8-47 the sealed fields,
+ * 48-55 the seal, 56-63 the canary. Flips each bit of bytes 8-63 in turn:
+ * the check must see each one, as an underflow in the canary, else as
+ * heap-corruption. */
+static void assert_every_header_bit_seen(unsigned char *p) {
+  unsigned char *header = p - 64;
+  for (int byte = 8; byte < 64; byte++) {
+    for (int bit = 0; bit < 8; bit++) {
+      captured.count = 0;
+      header[byte] ^= (unsigned char)(1u << bit);
+      int problems = segalloc_check_heap();
+      header[byte] ^= (unsigned char)(1u << bit);
+      cr_assert_geq(problems, 1, "byte %d bit %d of the header", byte, bit);
+      cr_assert_eq(captured.errors[0].kind,
+                   byte >= 56 ? SEGALLOC_ERR_HEAP_BUFFER_UNDERFLOW
+                              : SEGALLOC_ERR_HEAP_CORRUPTION,
+                   "byte %d bit %d of the header", byte, bit);
+    }
+  }
+  captured.count = 0;
+  cr_assert_eq(segalloc_check_heap(), 0, "repaired, the heap is whole");
+}
+
+Test(walk, check_sees_every_bit_of_a_header) {
+  unsigned char *live = segalloc_malloc(50);
+  unsigned char *freed = segalloc_malloc(70);
+  segalloc_free(freed); /* quarantined: the free's fields set and sealed */
+  cr_assert_eq(segalloc_check_heap(), 0);
+  assert_every_header_bit_seen(live);
+  assert_every_header_bit_seen(freed);
+  segalloc_free(live);
+  cr_assert_eq(captured.count, 0);
+}
+
+/* Headers overwritten whole (but for the first 8 bytes) by a fixed pattern
+ * or by another live block's header: none passes for a header. */
+Test(walk, check_sees_a_header_forged_from_a_pattern) {
+  unsigned char *p = segalloc_malloc(40), *q = segalloc_malloc(40);
+  unsigned char saved[56];
+  memcpy(saved, p - 56, sizeof(saved));
+  static const int patterns[] = {0x00, 0xff, 0xfd, 0xa5, -1};
+  for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+    captured.count = 0;
+    if (patterns[i] >= 0)
+      memset(p - 56, patterns[i], sizeof(saved));
+    else
+      memcpy(p - 56, q - 56, sizeof(saved));
+    int problems = segalloc_check_heap();
+    memcpy(p - 56, saved, sizeof(saved));
+    cr_assert_geq(problems, 1, "pattern %d passed", patterns[i]);
+    cr_assert_eq(captured.errors[0].kind, SEGALLOC_ERR_HEAP_BUFFER_UNDERFLOW,
+                 "pattern %d: the canary is hit", patterns[i]);
+  }
+  captured.count = 0;
+  cr_assert_eq(segalloc_check_heap(), 0, "repaired, the heap is whole");
+  segalloc_free(p);
+  segalloc_free(q);
+  cr_assert_eq(captured.count, 0);
+}
+
 Test(walk, check_finds_a_quarantined_block_written_after_free) {
   unsigned char *p = segalloc_malloc(2000);
   segalloc_free(p);
