@@ -342,13 +342,18 @@ static inline void sa_dbg_unlock(sa_dbg_lock_t *l) {
 /* Lists h in t, the calling thread's registry (unlocked), and seals its
  * header; false when out of memory. */
 bool _sa_dbg_live_add(sa_dbg_thread_t *t, sa_dbg_header_t *h);
-/* Unlists h from t, locked by the caller (`own`: t is the caller's). */
-void _sa_dbg_live_remove(sa_dbg_thread_t *t, sa_dbg_header_t *h, bool own);
-/* With t locked: queues h (false: out of memory), or takes out (up to
- * `max` of) the oldest blocks while more than `budget` bytes are queued. */
-bool _sa_dbg_quarantine_push(sa_dbg_thread_t *t, sa_dbg_header_t *h);
-size_t _sa_dbg_quarantine_pop(sa_dbg_thread_t *t, size_t budget,
-                              sa_dbg_header_t **out, size_t max);
+/* With t locked by the caller (`own`: t is the caller's): unlists h if
+ * it is live and listed in t; false if not (another thread freed it at
+ * the same time). */
+bool _sa_dbg_live_take(sa_dbg_thread_t *t, sa_dbg_header_t *h, bool own);
+/* With t locked: queues h, then takes out the oldest blocks while more
+ * than the budget (SEGALLOC_QUARANTINE_BYTES) is queued; they are in
+ * out[0..n) (up to `max`), h among them if it could not be queued (out of
+ * memory), for the caller to release. */
+size_t _sa_dbg_quarantine(sa_dbg_thread_t *t, sa_dbg_header_t *h,
+                          sa_dbg_header_t **out, size_t max);
+/* With t locked: takes out its oldest quarantined block; NULL when none. */
+sa_dbg_header_t *_sa_dbg_quarantine_oldest(sa_dbg_thread_t *t);
 /* Verifies the poison of a block out of quarantine and hands it back to
  * the core; one written after free is reported and kept out of use. */
 void _sa_dbg_release(sa_dbg_header_t *h);

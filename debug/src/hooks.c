@@ -88,41 +88,59 @@ void *_sa_dbg_new(size_t size, size_t align, bool array, const void *frame) {
  * one out; a large block in may push out a few. */
 #define RETIRE_EVICT 8
 
-/* Quarantines h in t, locked: the blocks pushed out are in *evicted. */
-static size_t quarantine_locked(sa_dbg_thread_t *t, sa_dbg_header_t *h,
-                                bool *queued, sa_dbg_header_t **evicted) {
-  *queued = _sa_dbg_quarantine_push(t, h);
-  return _sa_dbg_quarantine_pop(t, _sa_dbg_options.quarantine_bytes, evicted,
-                                RETIRE_EVICT);
+/* The end of a free but the common one: a guarded block goes to the
+ * guard quarantine (made inaccessible, no poison); a damaged one
+ * (`intact` false, already reported) is kept out of use for good; another
+ * thread's is poisoned (unlisted and not yet queued, it is this thread's
+ * alone: no lock) and quarantined in t. The blocks to release are in
+ * evicted[0..n). */
+static __attribute__((noinline)) size_t retire_rest(sa_dbg_header_t *h,
+                                                    bool intact,
+                                                    sa_dbg_thread_t *t,
+                                                    sa_dbg_header_t **evicted) {
+  if (sa_dbg_guarded(h)) {
+    _sa_dbg_guard_retire(h);
+    return 0;
+  }
+  if (!intact)
+    return 0;
+  _sa_dbg_poison(h);
+  if (t == NULL) { /* no registry: released at once */
+    evicted[0] = h;
+    return 1;
+  }
+  sa_dbg_lock(&t->lock);
+  size_t n = _sa_dbg_quarantine(t, h, evicted, RETIRE_EVICT);
+  sa_dbg_unlock(&t->lock);
+  return n;
 }
 
-/* Takes a live block out of use: unlisted, poisoned and quarantined, or,
- * when its footer was damaged (`intact` false, already reported), kept out
- * of use for good; a guarded one goes to the guard quarantine instead
- * (made inaccessible, no poison). A thread freeing its own block takes
- * one lock. */
+/* Takes a live block out of use: unlisted, poisoned and quarantined (see
+ * retire_rest for the other cases). A thread freeing its own block does
+ * it all in one lock section. */
 static void retire(sa_dbg_header_t *h, bool intact, const void *frame) {
   sa_dbg_thread_t *t = sa_dbg_thread();
   sa_dbg_thread_t *owner = h->owner;
+  /* The live-table entry the unlisting reads and writes is most often not
+   * cached: fetched while the backtrace is taken. */
+  __builtin_prefetch(&owner->live[h->slot], 1);
+  uint32_t free_stack = _sa_dbg_stack_capture(SA_DBG_FREE_DEPTH, frame);
+  bool common = owner == t && intact && !sa_dbg_guarded(h);
   sa_dbg_header_t *evicted[RETIRE_EVICT];
   size_t n_evicted = 0;
-  bool queued = false;
-  bool guarded = sa_dbg_guarded(h);
-  uint32_t free_stack = _sa_dbg_stack_capture(SA_DBG_FREE_DEPTH, frame);
   sa_dbg_lock(&owner->lock);
   /* Two threads freeing the same block at once: only one finds it live. */
-  bool listed = h->state == SA_DBG_LIVE && sa_dbg_live_at(owner, h->slot) == h;
-  if (listed) {
-    _sa_dbg_live_remove(owner, h, owner == t);
+  bool listed = _sa_dbg_live_take(owner, h, owner == t);
+  if (SA_LIKELY(listed)) {
     _sa_dbg_reseal_free(h, free_stack, t != NULL ? t->tid : 0,
                         intact ? SA_DBG_QUARANTINED : SA_DBG_RELEASED);
-    if (intact && !guarded)
+    if (SA_LIKELY(common)) {
       _sa_dbg_poison(h);
-    if (intact && !guarded && owner == t)
-      n_evicted = quarantine_locked(t, h, &queued, evicted);
+      n_evicted = _sa_dbg_quarantine(t, h, evicted, RETIRE_EVICT);
+    }
   }
   sa_dbg_unlock(&owner->lock);
-  if (!listed) {
+  if (SA_UNLIKELY(!listed)) {
     segalloc_error_t err = {.kind = SEGALLOC_ERR_DOUBLE_FREE,
                             .address = sa_dbg_user(h),
                             .block = sa_dbg_user(h),
@@ -131,17 +149,8 @@ static void retire(sa_dbg_header_t *h, bool intact, const void *frame) {
                    h->size, (void *)sa_dbg_user(h));
     return;
   }
-  if (guarded)
-    _sa_dbg_guard_retire(h);
-  if (!intact || guarded)
-    return;
-  if (owner != t && t != NULL) {
-    sa_dbg_lock(&t->lock);
-    n_evicted = quarantine_locked(t, h, &queued, evicted);
-    sa_dbg_unlock(&t->lock);
-  }
-  if (!queued)
-    _sa_dbg_release(h);
+  if (SA_UNLIKELY(!common))
+    n_evicted = retire_rest(h, intact, t, evicted);
   for (size_t i = 0; i < n_evicted; i++)
     _sa_dbg_release(evicted[i]);
 }
@@ -342,7 +351,7 @@ size_t segalloc_leak_check(void) {
 static void empty_quarantine(sa_dbg_thread_t *t, void *ctx) {
   int *problems = ctx;
   sa_dbg_header_t *h;
-  while (_sa_dbg_quarantine_pop(t, 0, &h, 1) == 1) {
+  while ((h = _sa_dbg_quarantine_oldest(t)) != NULL) {
     if (quarantined_ok(h))
       _sa_dbg_release(h);
     else

@@ -133,13 +133,16 @@ bool _sa_dbg_live_add(sa_dbg_thread_t *t, sa_dbg_header_t *h) {
   return true;
 }
 
-void _sa_dbg_live_remove(sa_dbg_thread_t *t, sa_dbg_header_t *h, bool own) {
+bool _sa_dbg_live_take(sa_dbg_thread_t *t, sa_dbg_header_t *h, bool own) {
   _Atomic(uintptr_t) *entry = &t->live[h->slot];
+  if (h->state != SA_DBG_LIVE ||
+      atomic_load_explicit(entry, memory_order_relaxed) != (uintptr_t)h)
+    return false;
   if (own) {
     atomic_store_explicit(entry, (uintptr_t)t->free_slot << 1 | 1,
                           memory_order_relaxed);
     t->free_slot = h->slot;
-    return;
+    return true;
   }
   uint32_t head = atomic_load_explicit(&t->remote_slot, memory_order_relaxed);
   do
@@ -148,6 +151,7 @@ void _sa_dbg_live_remove(sa_dbg_thread_t *t, sa_dbg_header_t *h, bool own) {
   while (!atomic_compare_exchange_weak_explicit(&t->remote_slot, &head, h->slot,
                                                 memory_order_release,
                                                 memory_order_relaxed));
+  return true;
 }
 
 void _sa_dbg_release(sa_dbg_header_t *h) {
@@ -159,8 +163,8 @@ void _sa_dbg_release(sa_dbg_header_t *h) {
 }
 
 /* The ring doubles in place: entries that wrapped around move to the new
- * half, so the ring stays in order. */
-static bool ring_grow(sa_dbg_thread_t *t) {
+ * half, so the ring stays in order. Out of line: rare. */
+static __attribute__((noinline, cold)) bool ring_grow(sa_dbg_thread_t *t) {
   size_t old_cap = t->ring_cap;
   if (!table_grow((void **)&t->quarantine, &t->ring_cap,
                   sizeof(*t->quarantine)))
@@ -170,14 +174,6 @@ static bool ring_grow(sa_dbg_thread_t *t) {
                        : 0;
   memcpy(t->quarantine + old_cap, t->quarantine,
          wrapped * sizeof(*t->quarantine));
-  return true;
-}
-
-bool _sa_dbg_quarantine_push(sa_dbg_thread_t *t, sa_dbg_header_t *h) {
-  if (t->ring_len == t->ring_cap && !ring_grow(t))
-    return false;
-  t->quarantine[(t->ring_head + t->ring_len++) & (t->ring_cap - 1)] = h;
-  t->ring_bytes += h->size + SA_DBG_HEADER_SIZE;
   return true;
 }
 
@@ -192,20 +188,45 @@ static void prefetch_block(const sa_dbg_header_t *h) {
     __builtin_prefetch(p + 64 * line, 1);
 }
 
-size_t _sa_dbg_quarantine_pop(sa_dbg_thread_t *t, size_t budget,
-                              sa_dbg_header_t **out, size_t max) {
-  size_t n = 0;
-  while (n < max && t->ring_len > 0 && t->ring_bytes > budget) {
-    if (t->ring_len > RING_PREFETCH)
-      prefetch_block(
-          t->quarantine[(t->ring_head + RING_PREFETCH) & (t->ring_cap - 1)]);
-    sa_dbg_header_t *h = t->quarantine[t->ring_head];
-    t->ring_head = (t->ring_head + 1) & (t->ring_cap - 1);
-    t->ring_len--;
-    t->ring_bytes -= h->size + SA_DBG_HEADER_SIZE;
+/* Takes the oldest blocks out of t's ring into out[n..max) while more
+ * than `budget` bytes are queued; the new n. Fields in locals: the
+ * stores to `out` could alias them. */
+static inline size_t ring_pop(sa_dbg_thread_t *t, size_t budget,
+                              sa_dbg_header_t **out, size_t n, size_t max) {
+  sa_dbg_header_t **ring = t->quarantine;
+  size_t mask = t->ring_cap - 1, head = t->ring_head, len = t->ring_len;
+  size_t bytes = t->ring_bytes;
+  while (bytes > budget && len > 0 && n < max) {
+    if (len > RING_PREFETCH)
+      prefetch_block(ring[(head + RING_PREFETCH) & mask]);
+    sa_dbg_header_t *h = ring[head];
+    head = (head + 1) & mask;
+    len--;
+    bytes -= h->size + SA_DBG_HEADER_SIZE;
     out[n++] = h;
   }
+  t->ring_head = head;
+  t->ring_len = len;
+  t->ring_bytes = bytes;
   return n;
+}
+
+size_t _sa_dbg_quarantine(sa_dbg_thread_t *t, sa_dbg_header_t *h,
+                          sa_dbg_header_t **out, size_t max) {
+  size_t n = 0;
+  if (SA_UNLIKELY(t->ring_len == t->ring_cap) && !ring_grow(t)) {
+    out[n++] = h; /* out of memory: released at once */
+  } else {
+    t->quarantine[(t->ring_head + t->ring_len++) & (t->ring_cap - 1)] = h;
+    t->ring_bytes += h->size + SA_DBG_HEADER_SIZE;
+  }
+  return ring_pop(t, _sa_dbg_options.quarantine_bytes, out, n, max);
+}
+
+sa_dbg_header_t *_sa_dbg_quarantine_oldest(sa_dbg_thread_t *t) {
+  sa_dbg_header_t *h = NULL;
+  ring_pop(t, 0, &h, 0, 1);
+  return h;
 }
 
 void _sa_dbg_for_each_thread(void (*visit)(sa_dbg_thread_t *t, void *ctx),
