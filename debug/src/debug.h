@@ -218,19 +218,31 @@ static inline uint64_t sa_dbg_canary_of(const sa_dbg_header_t *h) {
  * change to any one field, down to a bit, changes the sum; changes to
  * several are seen unless they cancel through keys nobody knows; a header
  * forged from a fixed pattern would need the keys too. Linear, so that a
- * free and a release add their fields' changes alone (_sa_dbg_reseal_free).
+ * free and a release add the terms of their fields' changes alone
+ * (sa_dbg_seal_free_terms: the free's fields and the state).
  * Each field has its own multiply, so each is loaded with its own size:
  * a load spanning several pending stores (a header malloc just wrote)
  * waits for them to reach the cache, one matching a store is forwarded
  * from it (perf: a sixth of a malloc-heavy run once waited there). */
-static inline uint64_t sa_dbg_seal_of(const sa_dbg_header_t *h) {
+static inline uint64_t
+sa_dbg_seal_free_terms(uint64_t free_stack, uint64_t free_tid, uint64_t state) {
+  const sa_dbg_keys_t *k = &_sa_dbg_keys;
+  return free_stack * k->free_stack + free_tid * k->free_tid + state * k->state;
+}
+/* The seal of h if its free's fields and state were these: malloc, which
+ * knows them, loads none. */
+static inline uint64_t sa_dbg_seal_with(const sa_dbg_header_t *h,
+                                        uint32_t free_stack, uint32_t free_tid,
+                                        uint32_t state) {
   const sa_dbg_keys_t *k = &_sa_dbg_keys;
   return k->seal_offset + (uintptr_t)h * k->at +
          (uintptr_t)h->owner * k->owner + h->size * k->size +
          h->offset * k->offset + h->slot * k->slot +
-         h->free_stack * k->free_stack + h->free_tid * k->free_tid +
          h->footer_len * k->footer_len + h->kind * k->kind +
-         h->state * k->state;
+         sa_dbg_seal_free_terms(free_stack, free_tid, state);
+}
+static inline uint64_t sa_dbg_seal_of(const sa_dbg_header_t *h) {
+  return sa_dbg_seal_with(h, h->free_stack, h->free_tid, h->state);
 }
 static inline bool sa_dbg_header_ok(const sa_dbg_header_t *h) {
   return h->canary == sa_dbg_canary_of(h) && h->seal == sa_dbg_seal_of(h);

@@ -125,7 +125,7 @@ bool _sa_dbg_live_add(sa_dbg_thread_t *t, sa_dbg_header_t *h) {
   }
   h->owner = t;
   h->slot = slot;
-  h->seal = sa_dbg_seal_of(h);
+  h->seal = sa_dbg_seal_with(h, 0, 0, SA_DBG_LIVE); /* as block_init set */
   /* Sealed first: a walker may read the entry at once. */
   atomic_store_explicit(&t->live[slot], (uintptr_t)h, memory_order_release);
   if (slot == used)
