@@ -7,8 +7,8 @@
  *   block.c     the block layout: header, canary, footer, poison, lookup
  *   registry.c  per-thread tables of live blocks and quarantine rings
  *   hooks.c     the hooks: alloc, free, realloc, usable size, heap check
- *   report.c    error reports, backtraces, the error handler
- *   stack.c     the stack depot: each backtrace stored once, by id
+ *   report.c    error reports, the error handler
+ *   stack.c     backtraces, and the stack depot: each stored once, by id
  *   guard.c     guarded blocks (SEGALLOC_GUARD): page runs, fault reports
  *   memory.c    the allocator's own memcpy, memmove and memset; the range
  *               check of the checked memory functions
@@ -482,15 +482,13 @@ size_t _sa_dbg_strnlen(const char *s, size_t max, const char *fn,
 /* ---- stack.c ---- */
 /* Reserves the depot (at init: no allocation yet). */
 void _sa_dbg_stack_init(void);
-/* The id of the backtrace from `frame` (up to `depth` <=
- * SA_DBG_TRACE_DEPTH frames), stored if new; 0 when there is none or the
- * depot is full. */
+/* The id of the backtrace from `frame` (the frame of a caller), of
+ * `depth` frames at most: SA_DBG_TRACE_DEPTH or SA_DBG_FREE_DEPTH;
+ * stored if new; 0 when there is none or the depot is full. */
 uint32_t _sa_dbg_stack_capture(size_t depth, const void *frame);
 /* The frames of backtrace `id` (SA_DBG_TRACE_DEPTH, NULL-padded); NULL
  * for 0 or an id never handed out. */
 const void *const *_sa_dbg_stack_frames(uint32_t id);
-
-/* ---- report.c ---- */
 /* Captures up to `depth` return addresses, starting with `frame`'s (a
  * frame of the calling thread's stack); the rest are NULL. */
 void _sa_dbg_backtrace(const void **out, size_t depth, const void *frame);
@@ -500,6 +498,8 @@ bool _sa_dbg_on_stack(const void *p);
  * lie between sp and the top of the stack. */
 void _sa_dbg_backtrace_at(const void **out, size_t depth, const void *pc,
                           const void *fp, const void *sp);
+
+/* ---- report.c ---- */
 /* Reports one error (the handler, or a report then abort/continue); `h`
  * adds the block's backtraces; `detail` is a printf format. */
 void _sa_dbg_report(const segalloc_error_t *err, const sa_dbg_header_t *h,

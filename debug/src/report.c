@@ -1,16 +1,13 @@
 /* Error reports: what went wrong, on which block, where the block was
- * allocated and freed, and where it was found; then abort, continue, or
- * the error handler instead. Also the backtraces the blocks carry: frame
- * pointers walked within the thread's stack (segalloc is built with frame
- * pointers; a caller without them just ends the trace early). Nothing here
- * allocates: it runs inside malloc, with the heap possibly damaged. */
+ * allocated and freed (their backtraces, taken by stack.c), and where it
+ * was found; then abort, continue, or the error handler instead. Nothing
+ * here allocates: it runs inside malloc, with the heap possibly damaged. */
 #include "debug.h"
 
 #include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 static _Atomic size_t sa_dbg_errors;
@@ -18,70 +15,6 @@ static _Atomic(segalloc_error_handler_t) sa_dbg_handler;
 static void *_Atomic sa_dbg_handler_ctx;
 
 /* ---- backtraces ---- */
-
-extern void *__libc_stack_end; /* the main thread's stack top (ld.so) */
-static __thread uintptr_t sa_dbg_stack_top
-    __attribute__((tls_model("initial-exec")));
-
-/* The top of the stack holding `here`: glibc puts a thread's descriptor
- * right above its stack; the main thread's top is __libc_stack_end. Found
- * once per thread, out of line: the common case is one compare. */
-static __attribute__((noinline)) uintptr_t stack_top_find(uintptr_t here) {
-  uintptr_t self = (uintptr_t)pthread_self();
-  uintptr_t top = self > here && self - here < ((uintptr_t)1 << 30)
-                      ? self
-                      : (uintptr_t)__libc_stack_end;
-  if (top <= here)
-    return 0; /* an unknown stack: no walking */
-  sa_dbg_stack_top = top;
-  return top;
-}
-
-static inline uintptr_t stack_top(uintptr_t here) {
-  uintptr_t top = sa_dbg_stack_top;
-  return SA_LIKELY(top > here) ? top : stack_top_find(here);
-}
-
-bool _sa_dbg_on_stack(const void *p) {
-  uintptr_t here = (uintptr_t)__builtin_frame_address(0);
-  return (uintptr_t)p >= here && (uintptr_t)p < stack_top(here);
-}
-
-/* Return addresses from the frame pointer `fp` on, within [low, high).
- * Inlined: a malloc/free pair takes two backtraces. */
-static inline __attribute__((always_inline)) void
-walk_frames(const void **out, size_t depth, const void *frame, uintptr_t low,
-            uintptr_t high) {
-  const uintptr_t *fp = frame;
-  size_t n = 0;
-  while (n < depth && (uintptr_t)fp >= low && (uintptr_t)fp + 16 <= high &&
-         ((uintptr_t)fp & 7) == 0) {
-    uintptr_t ret = fp[1];
-    if (ret < 4096)
-      break;
-    out[n++] = (const void *)ret;
-    const uintptr_t *next = (const uintptr_t *)fp[0];
-    /* Frames go up the stack, and not by much: else it's no frame. */
-    if (next <= fp || (uintptr_t)next - (uintptr_t)fp > ((uintptr_t)1 << 20))
-      break;
-    fp = next;
-  }
-  /* An explicit call (internal.h: unchecked): clang would make a loop on
-   * a header a call to the drop-in's checked memset. */
-  if (n < depth)
-    memset(out + n, 0, (depth - n) * sizeof(*out));
-}
-
-void _sa_dbg_backtrace(const void **out, size_t depth, const void *frame) {
-  uintptr_t low = (uintptr_t)__builtin_frame_address(0);
-  walk_frames(out, depth, frame, low, stack_top(low));
-}
-
-void _sa_dbg_backtrace_at(const void **out, size_t depth, const void *pc,
-                          const void *fp, const void *sp) {
-  out[0] = pc;
-  walk_frames(out + 1, depth - 1, fp, (uintptr_t)sp, stack_top((uintptr_t)sp));
-}
 
 /* One line per frame: function+offset when the symbol is exported, else
  * module+offset (for addr2line -e module offset). */
