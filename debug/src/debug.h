@@ -352,7 +352,8 @@ static inline void sa_dbg_unlock(sa_dbg_lock_t *l) {
     atomic_store_explicit(&l->holder, 0, memory_order_release);
 }
 /* Lists h in t, the calling thread's registry (unlocked), and seals its
- * header; false when out of memory. */
+ * header, whose free's fields and state are as the block's init set them;
+ * false when out of memory. */
 bool _sa_dbg_live_add(sa_dbg_thread_t *t, sa_dbg_header_t *h);
 /* With t locked by the caller (`own`: t is the caller's): unlists h if
  * it is live and listed in t; false if not (another thread freed it at
