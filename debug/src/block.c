@@ -27,23 +27,6 @@ void _sa_dbg_seal(sa_dbg_header_t *h) {
   h->seal = sa_dbg_seal_of(h);
 }
 
-/* The seal is linear in the fields: a change adds the terms of the
- * differences (a damaged seal stays damaged). */
-void _sa_dbg_reseal_state(sa_dbg_header_t *h, uint32_t state) {
-  h->seal += sa_dbg_seal_free_terms(0, 0, (uint64_t)state - h->state);
-  h->state = state;
-}
-
-void _sa_dbg_reseal_free(sa_dbg_header_t *h, uint32_t free_stack,
-                         uint32_t free_tid, uint32_t state) {
-  h->seal += sa_dbg_seal_free_terms((uint64_t)free_stack - h->free_stack,
-                                    (uint64_t)free_tid - h->free_tid,
-                                    (uint64_t)state - h->state);
-  h->free_stack = free_stack;
-  h->free_tid = free_tid;
-  h->state = state;
-}
-
 bool _sa_dbg_header_ok(const sa_dbg_header_t *h) {
   return sa_dbg_header_ok(h);
 }

@@ -250,13 +250,23 @@ static inline bool sa_dbg_header_ok(const sa_dbg_header_t *h) {
 /* Sets the seal after the fields changed (the canary is set once, with
  * the fields, by _sa_dbg_block_init or _sa_dbg_header_init). */
 void _sa_dbg_seal(sa_dbg_header_t *h);
-/* Sets the free's fields and the state of a sealed header, updating the
- * seal by their terms alone (a few instructions, not a whole seal; a
- * damaged seal stays damaged). */
-void _sa_dbg_reseal_free(sa_dbg_header_t *h, uint32_t free_stack,
-                         uint32_t free_tid, uint32_t state);
+/* Sets the free's fields and the state of a sealed header, adding to the
+ * seal the terms of their differences alone (the seal is linear in them:
+ * a few instructions, not a whole seal; a damaged seal stays damaged). */
+static inline void _sa_dbg_reseal_free(sa_dbg_header_t *h, uint32_t free_stack,
+                                       uint32_t free_tid, uint32_t state) {
+  h->seal += sa_dbg_seal_free_terms((uint64_t)free_stack - h->free_stack,
+                                    (uint64_t)free_tid - h->free_tid,
+                                    (uint64_t)state - h->state);
+  h->free_stack = free_stack;
+  h->free_tid = free_tid;
+  h->state = state;
+}
 /* The same for the state alone. */
-void _sa_dbg_reseal_state(sa_dbg_header_t *h, uint32_t state);
+static inline void _sa_dbg_reseal_state(sa_dbg_header_t *h, uint32_t state) {
+  h->seal += sa_dbg_seal_free_terms(0, 0, (uint64_t)state - h->state);
+  h->state = state;
+}
 /* sa_dbg_header_ok, out of line for the callers off the hot paths. */
 bool _sa_dbg_header_ok(const sa_dbg_header_t *h);
 static inline bool sa_dbg_guarded(const sa_dbg_header_t *h) {

@@ -98,6 +98,19 @@ static bool table_grow(void **table, size_t *cap, size_t entry_size) {
   return true;
 }
 
+/* Doubles t's live table (a malloc in a thousand or fewer): out of line,
+ * so that the common malloc saves no registers for it. */
+static __attribute__((noinline, cold)) bool live_grow(sa_dbg_thread_t *t) {
+  /* The table may move: not while a walker reads it. */
+  sa_dbg_lock(&t->lock);
+  size_t cap = t->live_cap;
+  bool grown = cap < UINT32_MAX / 2 &&
+               table_grow((void **)&t->live, &cap, sizeof(*t->live));
+  t->live_cap = (uint32_t)cap;
+  sa_dbg_unlock(&t->lock);
+  return grown;
+}
+
 bool _sa_dbg_live_add(sa_dbg_thread_t *t, sa_dbg_header_t *h) {
   uint32_t slot = t->free_slot;
   if (slot == UINT32_MAX &&
@@ -110,17 +123,8 @@ bool _sa_dbg_live_add(sa_dbg_thread_t *t, sa_dbg_header_t *h) {
         (uint32_t)(atomic_load_explicit(&t->live[slot], memory_order_relaxed) >>
                    1);
   } else {
-    if (used == t->live_cap) {
-      /* The table may move: not while a walker reads it. */
-      sa_dbg_lock(&t->lock);
-      size_t cap = t->live_cap;
-      bool grown = cap < UINT32_MAX / 2 &&
-                   table_grow((void **)&t->live, &cap, sizeof(*t->live));
-      t->live_cap = (uint32_t)cap;
-      sa_dbg_unlock(&t->lock);
-      if (!grown)
-        return false;
-    }
+    if (used == t->live_cap && !live_grow(t))
+      return false;
     slot = used;
   }
   h->owner = t;
