@@ -365,16 +365,16 @@ static inline void sa_dbg_unlock(sa_dbg_lock_t *l) {
  * header, whose free's fields and state are as the block's init set them;
  * false when out of memory. */
 bool _sa_dbg_live_add(sa_dbg_thread_t *t, sa_dbg_header_t *h);
-/* With t locked by the caller (`own`: t is the caller's): unlists h if
- * it is live and listed in t; false if not (another thread freed it at
- * the same time). */
-bool _sa_dbg_live_take(sa_dbg_thread_t *t, sa_dbg_header_t *h, bool own);
-/* With t locked: queues h, then takes out the oldest blocks while more
- * than the budget (SEGALLOC_QUARANTINE_BYTES) is queued; they are in
- * out[0..n) (up to `max`), h among them if it could not be queued (out of
- * memory), for the caller to release. */
-size_t _sa_dbg_quarantine(sa_dbg_thread_t *t, sa_dbg_header_t *h,
-                          sa_dbg_header_t **out, size_t max);
+/* Takes h, a live block, out of use (the free's backtrace from `frame`):
+ * out of its owner's live table, under the owner's lock (two threads
+ * freeing it at once: only one finds it listed; false for the other, h
+ * untouched); its free's fields and state sealed in (QUARANTINED if
+ * `intact`, else RELEASED: a damaged block is kept out of use); if intact
+ * and not guarded, poisoned and queued in the calling thread's
+ * quarantine, the blocks that pushes out released. A thread freeing its
+ * own block takes one lock; another thread's, its owner's then its own.
+ * A guarded block is left to _sa_dbg_guard_retire. */
+bool _sa_dbg_retire(sa_dbg_header_t *h, bool intact, const void *frame);
 /* With t locked: takes out its oldest quarantined block; NULL when none. */
 sa_dbg_header_t *_sa_dbg_quarantine_oldest(sa_dbg_thread_t *t);
 /* Verifies the poison of a block out of quarantine and hands it back to

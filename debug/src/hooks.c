@@ -84,75 +84,22 @@ void *_sa_dbg_new(size_t size, size_t align, bool array, const void *frame) {
                   frame);
 }
 
-/* Blocks a free may push out of the quarantine: steady state is one in,
- * one out; a large block in may push out a few. */
-#define RETIRE_EVICT 8
-
-/* The end of a free but the common one: a guarded block goes to the
- * guard quarantine (made inaccessible, no poison); a damaged one
- * (`intact` false, already reported) is kept out of use for good; another
- * thread's is poisoned (unlisted and not yet queued, it is this thread's
- * alone: no lock) and quarantined in t. The blocks to release are in
- * evicted[0..n). */
-static __attribute__((noinline)) size_t retire_rest(sa_dbg_header_t *h,
-                                                    bool intact,
-                                                    sa_dbg_thread_t *t,
-                                                    sa_dbg_header_t **evicted) {
-  if (sa_dbg_guarded(h)) {
-    _sa_dbg_guard_retire(h);
-    return 0;
-  }
-  if (!intact)
-    return 0;
-  _sa_dbg_poison(h);
-  if (t == NULL) { /* no registry: released at once */
-    evicted[0] = h;
-    return 1;
-  }
-  sa_dbg_lock(&t->lock);
-  size_t n = _sa_dbg_quarantine(t, h, evicted, RETIRE_EVICT);
-  sa_dbg_unlock(&t->lock);
-  return n;
-}
-
-/* Takes a live block out of use: unlisted, poisoned and quarantined (see
- * retire_rest for the other cases). A thread freeing its own block does
- * it all in one lock section. */
+/* Takes a live block out of use (_sa_dbg_retire); a guarded one goes to
+ * the guard quarantine (made inaccessible). Whether it is guarded is read
+ * first: a block larger than the quarantine leaves it at once, its memory
+ * given back. */
 static void retire(sa_dbg_header_t *h, bool intact, const void *frame) {
-  sa_dbg_thread_t *t = sa_dbg_thread();
-  sa_dbg_thread_t *owner = h->owner;
-  /* The live-table entry the unlisting reads and writes is most often not
-   * cached: fetched while the backtrace is taken. */
-  __builtin_prefetch(&owner->live[h->slot], 1);
-  uint32_t free_stack = _sa_dbg_stack_capture(SA_DBG_FREE_DEPTH, frame);
-  bool common = owner == t && intact && !sa_dbg_guarded(h);
-  sa_dbg_header_t *evicted[RETIRE_EVICT];
-  size_t n_evicted = 0;
-  sa_dbg_lock(&owner->lock);
-  /* Two threads freeing the same block at once: only one finds it live. */
-  bool listed = _sa_dbg_live_take(owner, h, owner == t);
-  if (SA_LIKELY(listed)) {
-    _sa_dbg_reseal_free(h, free_stack, t != NULL ? t->tid : 0,
-                        intact ? SA_DBG_QUARANTINED : SA_DBG_RELEASED);
-    if (SA_LIKELY(common)) {
-      _sa_dbg_poison(h);
-      n_evicted = _sa_dbg_quarantine(t, h, evicted, RETIRE_EVICT);
-    }
-  }
-  sa_dbg_unlock(&owner->lock);
-  if (SA_UNLIKELY(!listed)) {
+  bool guarded = sa_dbg_guarded(h);
+  if (SA_UNLIKELY(!_sa_dbg_retire(h, intact, frame))) {
     segalloc_error_t err = {.kind = SEGALLOC_ERR_DOUBLE_FREE,
                             .address = sa_dbg_user(h),
                             .block = sa_dbg_user(h),
                             .requested_size = h->size};
     _sa_dbg_report(&err, h, "the %zu-byte block at %p was freed twice at once",
                    h->size, (void *)sa_dbg_user(h));
-    return;
+  } else if (SA_UNLIKELY(guarded)) {
+    _sa_dbg_guard_retire(h);
   }
-  if (SA_UNLIKELY(!common))
-    n_evicted = retire_rest(h, intact, t, evicted);
-  for (size_t i = 0; i < n_evicted; i++)
-    _sa_dbg_release(evicted[i]);
 }
 
 static const char *const alloc_names[] = {"malloc", "operator new",

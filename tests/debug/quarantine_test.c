@@ -44,3 +44,28 @@ Test(quarantine, cycling_through_it_costs_no_page_faults) {
   cr_assert_lt(faults, 1000, "%ld page faults in 20,000 reallocs", faults);
   cr_assert_eq(captured.count, 0);
 }
+
+static size_t blocks_in_use(void) {
+  segalloc_stats_t s;
+  segalloc_get_stats(&s);
+  return s.in_use_blocks;
+}
+
+/* A block larger than the whole quarantine (4 MiB by default) pushes
+ * itself out at once, back to the core, which unmaps a huge block larger
+ * than its cache (64 MiB). Once crashed: the free read the block's header
+ * after that. Its second free is still named. */
+Test(quarantine, a_block_larger_than_it_leaves_at_once) {
+  segalloc_flush_quarantine();
+  size_t base = blocks_in_use();
+  unsigned char *p = segalloc_malloc((size_t)96 << 20);
+  cr_assert_not_null(p);
+  p[0] = 1;
+  segalloc_free(p);
+  cr_assert_eq(blocks_in_use(), base, "the block left the quarantine");
+  cr_assert_eq(captured.count, 0);
+  segalloc_free(p);
+  cr_assert_eq(captured.count, 1);
+  cr_assert_eq(captured.errors[0].kind, SEGALLOC_ERR_DOUBLE_FREE);
+  cr_assert_eq(captured.errors[0].address, p);
+}
