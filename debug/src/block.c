@@ -98,15 +98,15 @@ static void init_fields(sa_dbg_header_t *h, size_t offset, size_t size,
   h->state = SA_DBG_LIVE;
   h->canary = sa_dbg_canary_of(h); /* keyed by the address alone: set once */
   if (junk_from < size && _sa_dbg_options.junk >= 0)
-    fill_edges(h, SA_DBG_FILL_EDGE, junk_from, size,
+    fill_edges(h, SA_DBG_JUNK_EDGE, junk_from, size,
                (uint8_t)_sa_dbg_options.junk);
 }
 
 /* A guarded block's head: the accessible bytes right before its user
- * bytes, at most SA_DBG_FOOTER_CHECK of them. */
+ * bytes, at most SA_DBG_GUARD_SLACK_CHECK of them. */
 static size_t head_len(const sa_dbg_header_t *h) {
   size_t len = (size_t)(sa_dbg_user(h) - _sa_dbg_guard_start(h));
-  return len < SA_DBG_FOOTER_CHECK ? len : SA_DBG_FOOTER_CHECK;
+  return len < SA_DBG_GUARD_SLACK_CHECK ? len : SA_DBG_GUARD_SLACK_CHECK;
 }
 
 void _sa_dbg_poison(const sa_dbg_header_t *h) {
@@ -122,8 +122,9 @@ static void fill_footer(sa_dbg_header_t *h, const uint8_t *end) {
   }
   uint8_t *footer = sa_dbg_user(h) + h->size;
   size_t len = (size_t)(end - footer);
-  h->footer_len =
-      (uint16_t)(len < SA_DBG_FOOTER_CHECK ? len : SA_DBG_FOOTER_CHECK);
+  size_t max =
+      sa_dbg_guarded(h) ? SA_DBG_GUARD_SLACK_CHECK : SA_DBG_FOOTER_CHECK;
+  h->footer_len = (uint16_t)(len < max ? len : max);
   memset(footer, footer_byte(h), h->footer_len);
 }
 

@@ -96,6 +96,16 @@ Test(guard, the_pages_around_all_runs_blame_the_block_beside) {
   assert_fault(&r, "heap-buffer-overflow", "WRITE", 4097, "4096");
 }
 
+/* On the left, the rest of the block's last page is its footer, all of
+ * it checked at free. */
+Test(guard, overflow_far_into_the_footer_found_at_free) {
+  death_result_t r = run_scenario("overflow-far-into-the-footer", ALL,
+                                  "SEGALLOC_GUARD_SIDE=left");
+  death_assert_report(&r, "heap-buffer-overflow", NULL);
+  assert_has(&r, "past the end of the 100-byte block at");
+  assert_has(&r, "the first at offset 3100");
+}
+
 /* On the right, an underflow into the slack before the block is found at
  * free, as with canaries. */
 /* Around the pool, address space no one may use: a wild write 1 MiB

@@ -151,25 +151,52 @@ Test(handler, freed_memory_reads_as_poison_and_new_memory_as_junk) {
   cr_assert_eq(captured.count, 0);
 }
 
-/* A large block gets junk and poison within 1 KiB (SA_DBG_FILL_EDGE) of
- * either end: the bytes a program reads first, and those past a loop that
- * overran. */
+/* A large block gets junk within 256 bytes (SA_DBG_JUNK_EDGE) and poison
+ * within 1 KiB (SA_DBG_FILL_EDGE) of either end: the bytes a program
+ * reads first, and those past a loop that overran. */
 Test(handler, large_blocks_have_junk_and_poison_at_both_edges) {
-  size_t size = (size_t)1 << 20, edge = 1024;
+  size_t size = (size_t)1 << 20, junk = 256, poison = 1024;
   unsigned char *p = segalloc_malloc(size);
-  for (size_t i = 0; i < edge; i++) {
+  for (size_t i = 0; i < junk; i++) {
     cr_assert_eq(p[i], 0xbe, "new byte %zu is 0x%02x, not junk", i, p[i]);
     cr_assert_eq(p[size - 1 - i], 0xbe, "new byte %zu is 0x%02x, not junk",
                  size - 1 - i, p[size - 1 - i]);
   }
   memset(p, 7, size);
   segalloc_free(p);
-  for (size_t i = 0; i < edge; i++) {
+  for (size_t i = 0; i < poison; i++) {
     cr_assert_eq(p[i], 0xfd, "freed byte %zu is 0x%02x, not poison", i, p[i]);
     cr_assert_eq(p[size - 1 - i], 0xfd, "freed byte %zu is 0x%02x, not poison",
                  size - 1 - i, p[size - 1 - i]);
   }
   cr_assert_eq(captured.count, 0);
+}
+
+/* The footer of a block with more slack than it checks: its first 64
+ * bytes (SA_DBG_FOOTER_CHECK) are checked, the last of them too; a write
+ * further into the slack is not seen (the documented limit), and it
+ * damages no other block. */
+Test(handler, the_footer_checks_the_first_64_bytes_of_the_slack) {
+  /* 10000 bytes and the 72 of header and footer: a 10240-byte block, 176
+   * bytes of slack. */
+  size_t size = 10000, checked = 64;
+  for (size_t at = size; at < size + checked; at += checked - 1) {
+    captured.count = 0;
+    unsigned char *p = segalloc_malloc(size);
+    p[at] ^= 0xff;
+    segalloc_free(p);
+    const segalloc_error_t *e =
+        expect_one(SEGALLOC_ERR_HEAP_BUFFER_OVERFLOW, p + at);
+    cr_assert_eq(e->damaged_offset, at);
+    cr_assert_eq(e->damaged_bytes, 1);
+  }
+  captured.count = 0;
+  unsigned char *p = segalloc_malloc(size);
+  p[size + 150] ^= 0xff;
+  segalloc_free(p);
+  segalloc_flush_quarantine();
+  cr_assert_eq(captured.count, 0);
+  heap_assert_ok();
 }
 
 Test(handler, usable_size_is_the_requested_size) {

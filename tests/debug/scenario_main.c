@@ -110,6 +110,15 @@ static void overflow_of_the_last_block(void) {
   write_at(segalloc_malloc(4096), 4097);
 }
 
+/* With SEGALLOC_GUARD_SIDE=left: a write far into the rest of the page
+ * after the block, which stays accessible: found at free, since a guarded
+ * block's footer is all of that slack. */
+static void overflow_far_into_the_footer(void) {
+  char *p = segalloc_malloc(100);
+  write_at(p, 100 + 3000);
+  segalloc_free(p);
+}
+
 /* The bytes between p + n and the guard page (the next page boundary). */
 static size_t slack_of(const char *p, size_t n) {
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -356,6 +365,7 @@ int main(int argc, char **argv) {
       {"underflow-into-the-previous-guard", underflow_into_the_previous_guard},
       {"underflow-of-the-first-block", underflow_of_the_first_block},
       {"overflow-of-the-last-block", overflow_of_the_last_block},
+      {"overflow-far-into-the-footer", overflow_far_into_the_footer},
       {"guarded-alignment", guarded_alignment},
       {"overflow-read-8-by-1", overflow_read_8_by_1},
       {"underflow-1m-of-the-first-block", underflow_1m_of_the_first_block},
