@@ -106,13 +106,14 @@ static sa_segment_t *segment_new(sa_heap_t *heap, sa_segment_kind_t kind) {
 #if SEGALLOC_DEBUG
     /* A debug block is a header and footer larger, and each thread keeps
      * megabytes of freed blocks in quarantine: on 4 KiB pages the debug
-     * build spends much of its time in TLB misses on small blocks (+18%
-     * CPU on churn of 8-263 B blocks). Not for medium pages: there a huge
-     * page backs the untouched middles of big blocks too, and a fresh one
-     * costs milliseconds in a VM that gave free memory back to its host
-     * (churn of blocks up to 16 KiB: RSS 98 MB against 71, system time
-     * 0.2 s against 0.1; perf stat, 2026-12-01). A cached segment keeps
-     * its hint when taken for the other kind. */
+     * build spends much of its time in TLB misses on small blocks (+17-31%
+     * CPU on churn of 8-263 B blocks without them). Not for medium pages:
+     * there a huge page backs the untouched middles of big blocks too, and
+     * a fresh one costs milliseconds in a VM that gave free memory back to
+     * its host (churn of blocks up to 16 KiB: RSS 98 MB against 71, system
+     * time 0.23 s against 0.13); they would save realloc growth to 60 KB
+     * up to 5% CPU (perf stat, 2026-12-01). A cached segment keeps its
+     * hint when taken for the other kind. */
     if (seg != NULL && kind == SA_SEGMENT_SMALL)
       _sa_os_prefer_huge_pages(seg, SA_SEGMENT_SIZE);
 #endif
