@@ -247,11 +247,13 @@ static inline size_t quarantine(sa_dbg_thread_t *t, sa_dbg_header_t *h,
 bool _sa_dbg_retire(sa_dbg_header_t *h, bool intact, const void *frame) {
   sa_dbg_thread_t *t = sa_dbg_thread();
   sa_dbg_thread_t *owner = h->owner;
-  /* The live-table entry the unlisting reads and writes is most often not
-   * cached: fetched while the backtrace is taken. */
-  __builtin_prefetch(&owner->live[h->slot], 1);
-  uint32_t free_stack = _sa_dbg_stack_capture(SA_DBG_FREE_DEPTH, frame);
   bool own = owner == t;
+  /* The live-table entry the unlisting reads and writes is most often not
+   * cached: fetched while the backtrace is taken. Only in this thread's
+   * own table: another's may be moved (grown) by its thread meanwhile. */
+  if (own)
+    __builtin_prefetch(&t->live[h->slot], 1);
+  uint32_t free_stack = _sa_dbg_stack_capture(SA_DBG_FREE_DEPTH, frame);
   bool queue = intact && !sa_dbg_guarded(h);
   /* Blocks pushed out of the quarantine: one in, one out; a large block
    * in may push out a few. */
