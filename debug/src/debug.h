@@ -188,7 +188,9 @@ typedef struct sa_dbg_lock_s {
  * thread's frees) or remote_slot's (other threads' frees, taken over
  * whole by its thread when its own chain is empty).
  * quarantine[(head + i) & (ring_cap - 1)], i < ring_len, are quarantined
- * headers, oldest first, ring_bytes the sum of their sizes. */
+ * headers, oldest first, ring_bytes the sum of their sizes plus
+ * SA_DBG_HEADER_SIZE each: at most SEGALLOC_QUARANTINE_BYTES after a free,
+ * unless a large block came in (a free takes out at most 8 blocks). */
 typedef struct sa_dbg_thread_s {
   sa_dbg_lock_t lock;
   struct sa_dbg_thread_s *next;
