@@ -32,9 +32,11 @@ bool _sa_dbg_header_ok(const sa_dbg_header_t *h) {
 }
 
 /* The guard byte of a block: never 0 or 0xff (the values most often
- * written past an end), never the poison; keyed, so it varies by block. */
+ * written past an end), never the poison; keyed, so it varies by block:
+ * 0x80-0xbf, the top bits of its address times an odd key (one multiply:
+ * every malloc and free computes it). */
 static uint8_t footer_byte(const sa_dbg_header_t *h) {
-  return (uint8_t)(0x80 + mix(_sa_dbg_options.secret + (uintptr_t)h) % 0x7d);
+  return (uint8_t)(0x80 | ((uintptr_t)h * (_sa_dbg_options.secret | 1)) >> 58);
 }
 
 static uint64_t lead_tag(const uint8_t *base, size_t offset) {
@@ -71,6 +73,47 @@ static void edges_of(const sa_dbg_header_t *h, size_t edge, size_t *head,
   *tail = size - *head > *head ? size - *head : *head;
 }
 
+/* 16 bytes set or compared at once: a vector type of the compilers (an
+ * SSE2 register on x86-64), stored and loaded unaligned. */
+typedef uint64_t sa_dbg_v2_t __attribute__((vector_size(16)));
+static inline sa_dbg_v2_t load16(const uint8_t *p) {
+  sa_dbg_v2_t v;
+  memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+/* Sets the len <= 64 bytes at p to `byte`: a few overlapping stores. */
+static void fill_short(uint8_t *p, uint8_t byte, size_t len) {
+  const uint64_t pattern = 0x0101010101010101ULL * byte;
+  const sa_dbg_v2_t pat = {pattern, pattern};
+  if (len >= 16) {
+    memcpy(p, &pat, 16);
+    memcpy(p + len - 16, &pat, 16);
+    if (len > 32) {
+      memcpy(p + 16, &pat, 16);
+      memcpy(p + len - 32, &pat, 16);
+    }
+  } else if (len >= 8) {
+    memcpy(p, &pattern, 8);
+    memcpy(p + len - 8, &pattern, 8);
+  } else if (len >= 4) {
+    memcpy(p, &pattern, 4);
+    memcpy(p + len - 4, &pattern, 4);
+  } else if (len > 0) {
+    p[0] = p[len / 2] = p[len - 1] = byte;
+  }
+}
+
+/* Sets the len bytes at p to `byte`: a short run by a few stores, a
+ * longer one by libc's memset, called by name (the compiler expands a
+ * memset of a bounded length into a slow-starting `rep stos`). */
+static void fill(uint8_t *p, uint8_t byte, size_t len) {
+  if (len <= 64)
+    fill_short(p, byte, len);
+  else
+    _sa_dbg_memset(p, byte, len);
+}
+
 /* Fills the user bytes [from, to) of h that lie within `edge` bytes of
  * either end of its h->size bytes with `byte`. */
 static void fill_edges(const sa_dbg_header_t *h, size_t edge, size_t from,
@@ -78,12 +121,14 @@ static void fill_edges(const sa_dbg_header_t *h, size_t edge, size_t from,
   uint8_t *user = sa_dbg_user(h);
   size_t head, tail;
   edges_of(h, edge, &head, &tail);
+  if (tail == head) /* the edges meet: one range */
+    head = tail = to;
   if (from < head)
-    memset(user + from, byte, (to < head ? to : head) - from);
+    fill(user + from, byte, (to < head ? to : head) - from);
   if (from < tail)
     from = tail;
   if (from < to)
-    memset(user + from, byte, to - from);
+    fill(user + from, byte, to - from);
 }
 
 /* The header fields but slot/owner/seal, and the junk. */
@@ -118,14 +163,14 @@ void _sa_dbg_poison(const sa_dbg_header_t *h) {
 static void fill_footer(sa_dbg_header_t *h, const uint8_t *end) {
   if (sa_dbg_guarded(h)) {
     size_t head = head_len(h);
-    memset(sa_dbg_user(h) - head, footer_byte(h), head);
+    fill(sa_dbg_user(h) - head, footer_byte(h), head);
   }
   uint8_t *footer = sa_dbg_user(h) + h->size;
   size_t len = (size_t)(end - footer);
   size_t max =
       sa_dbg_guarded(h) ? SA_DBG_GUARD_SLACK_CHECK : SA_DBG_FOOTER_CHECK;
   h->footer_len = (uint16_t)(len < max ? len : max);
-  memset(footer, footer_byte(h), h->footer_len);
+  fill(footer, footer_byte(h), h->footer_len);
 }
 
 sa_dbg_header_t *_sa_dbg_block_init(uint8_t *base, size_t block_size,
@@ -149,15 +194,6 @@ void _sa_dbg_header_init(sa_dbg_header_t *h, size_t offset, size_t size,
   fill_footer(h, _sa_dbg_guard_end(h));
 }
 
-/* 16 bytes compared at once: a vector type of the compilers (an SSE2
- * register on x86-64), loaded unaligned. */
-typedef uint64_t sa_dbg_v2_t __attribute__((vector_size(16)));
-static inline sa_dbg_v2_t load16(const uint8_t *p) {
-  sa_dbg_v2_t v;
-  memcpy(&v, p, sizeof(v));
-  return v;
-}
-
 /* count_damaged once some byte differs: out of line, so that the fast
  * path saves no registers. */
 static __attribute__((noinline, cold)) size_t
@@ -169,18 +205,26 @@ count_bytes(const uint8_t *p, uint8_t byte, size_t len, size_t *first) {
   return damaged;
 }
 
+/* count_damaged of a long range (poison and footers of big blocks,
+ * kilobytes): one vectorised memcmp of the range against itself shifted
+ * by a byte, all match if the first does and each byte equals the next.
+ * Out of line, so that the short ranges' path saves no registers. */
+static __attribute__((noinline)) size_t
+count_long(const uint8_t *p, uint8_t byte, size_t len, size_t *first) {
+  if (p[0] == byte && memcmp(p, p + 1, len - 1) == 0)
+    return 0;
+  return count_bytes(p, byte, len, first);
+}
+
 /* How many of the `len` bytes at p differ from `byte`; the first one's
  * index in *first. The common case, all match, is found by or'ing the
  * differences of the whole range 16 bytes a step (64 per loop turn, the
  * last 16 overlapping), tested once at the end; bytes are counted one by
- * one only when some differ. A long range (poison and footers of big
- * blocks, kilobytes) is one vectorised memcmp of the range against itself
- * shifted by a byte: all match if the first does and each byte equals the
- * next. */
+ * one only when some differ; a long range goes to count_long. */
 static size_t count_damaged(const uint8_t *p, uint8_t byte, size_t len,
                             size_t *first) {
-  if (len >= 256 && p[0] == byte && memcmp(p, p + 1, len - 1) == 0)
-    return 0;
+  if (len >= 256)
+    return count_long(p, byte, len, first);
   const uint64_t pattern = 0x0101010101010101ULL * byte;
   if (len >= 16) {
     const sa_dbg_v2_t pat = {pattern, pattern};
@@ -258,10 +302,13 @@ bool _sa_dbg_poison_check(const sa_dbg_header_t *h) {
   edges_of(h, SA_DBG_FILL_EDGE, &head, &tail);
   /* Bug 4 of fuzz/bug_hunt.sh leaves the last byte unchecked. */
   size_t end = h->size - (SEGALLOC_INJECT_BUG == 4 && h->size > 0);
+  if (tail == head) /* the edges meet: one range */
+    head = tail = end;
   size_t damaged =
       count_damaged(user, SA_DBG_POISON, head < end ? head : end, &first);
-  size_t damaged_tail = count_damaged(user + tail, SA_DBG_POISON,
-                                      end > tail ? end - tail : 0, &first_tail);
+  size_t damaged_tail = end > tail ? count_damaged(user + tail, SA_DBG_POISON,
+                                                   end - tail, &first_tail)
+                                   : 0;
   if (damaged == 0)
     first = tail + first_tail;
   damaged += damaged_tail;

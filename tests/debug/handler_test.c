@@ -172,6 +172,27 @@ Test(handler, large_blocks_have_junk_and_poison_at_both_edges) {
   cr_assert_eq(captured.count, 0);
 }
 
+/* Every size up to 600 bytes: every footer length from 0 to 64, and
+ * junk and poison over all of a block, then both edges of it: a byte the
+ * fills miss is seen, as junk missing here or as damage at the free or
+ * when the quarantine is flushed. */
+Test(handler, every_size_is_filled_and_checked_whole) {
+  size_t junk = 256;
+  for (size_t size = 0; size <= 600; size++) {
+    unsigned char *p = segalloc_malloc(size);
+    for (size_t i = 0; i < size; i++)
+      if (i < junk || size - i <= junk)
+        cr_assert_eq(p[i], 0xbe, "size %zu: new byte %zu is 0x%02x", size, i,
+                     p[i]);
+    segalloc_free(p);
+  }
+  segalloc_flush_quarantine();
+  cr_assert_eq(
+      captured.count, 0, "first: %s",
+      captured.count ? segalloc_error_kind_name(captured.errors[0].kind) : "");
+  heap_assert_ok();
+}
+
 /* The footer of a block with more slack than it checks: its first 64
  * bytes (SA_DBG_FOOTER_CHECK) are checked, the last of them too; a write
  * further into the slack is not seen (the documented limit), and it
