@@ -344,6 +344,9 @@ static inline void *_sa_alloc_small(size_t size) {
       sa_block_t *next = sa_block_next(page, block);
       if (SA_LIKELY(sa_link_ok(block, next))) {
         page->free = next;
+        /* The next malloc's block: in the debug build it comes cold out
+         * of the quarantine (4% of small-block churn there). */
+        __builtin_prefetch(next, 1);
         block->link = 0;
         page->used++;
         return block;
