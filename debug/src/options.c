@@ -12,7 +12,7 @@ sa_dbg_options_t _sa_dbg_options = {
     .abort_on_error = true,
     .quarantine_bytes = (size_t)4 << 20, /* per thread */
     .junk = 0xbe,
-    .guard_every = 1000, /* sites:1000, see README "Costs" */
+    .guard_every = 4000, /* sites:4000, see README "Costs" */
     .guard_sites = true,
 };
 

@@ -234,7 +234,7 @@ Test(guard, bad_options_stop_the_program) {
   assert_has(&r, "segalloc: ERROR: bad option SEGALLOC_GUARD_SIDE=up");
 }
 
-/* The default, sites:1000, guards the first block of each call site: a
+/* The default, sites:4000, guards the first block of each call site: a
  * short program's bug is found at the access. After the first block of a
  * site, its blocks are not guarded; the first from a new site is
  * (sampling one in 10^9: no block by chance). */
