@@ -177,6 +177,27 @@ typedef struct sa_dbg_lock_s {
   uint32_t depth;
 } sa_dbg_lock_t;
 
+#define SA_DBG_TRACE_CACHE_BITS 5 /* backtraces a thread keeps: 32, 4 KiB */
+
+/* A backtrace a thread took (stack.c), with the words the walk read to take it,
+ * in order: frame 0 lies at the `frame` given, and link[0] is that xor
+ * the depth (frames are 8-aligned: one compare tells both; 0: an empty
+ * entry); frame i holds its return address ret[i] and the word link[i + 1]
+ * that leads on; at[i + 1] is where the walk went on (link[i + 1]), or
+ * end_frame once it stopped there (the rest of the entry: end_frame's
+ * words). The walk decides from these words alone, given the same stack
+ * top: the same words in the stack now give the same backtrace. So the
+ * entry is checked word by word, each frame read only once the previous
+ * one has led to it (no read the walk would not make). Entries checked
+ * against one stack top are dropped when it changes. A walk that stopped
+ * on a return address below 4096 (no frame) is not cached. */
+typedef struct sa_dbg_trace_s {
+  uintptr_t link[SA_DBG_TRACE_DEPTH];
+  uintptr_t ret[SA_DBG_TRACE_DEPTH];
+  const uintptr_t *at[SA_DBG_TRACE_DEPTH]; /* at[0] unused */
+  uint32_t id;
+} sa_dbg_trace_t;
+
 /* One per thread that allocates (reused after the thread exits): the blocks
  * it allocated that are live, and the blocks it freed that are quarantined.
  * Only its thread lists blocks, without the lock (no atomic operation on
@@ -205,6 +226,10 @@ typedef struct sa_dbg_thread_s {
   size_t ring_cap, ring_head, ring_len, ring_bytes;
   uint64_t calls; /* for SEGALLOC_CHECK_EVERY */
   void *altstack; /* the fault handler's stack (guard.c), kept for reuse */
+  /* Its thread's latest backtraces (stack.c), forgotten when another
+   * thread adopts the registry or the stack top moves. */
+  sa_dbg_trace_t traces[1 << SA_DBG_TRACE_CACHE_BITS];
+  bool traces_filling; /* an entry is being written */
 } sa_dbg_thread_t;
 
 /* ---- options.c ---- */
@@ -519,6 +544,8 @@ void _sa_dbg_stack_init(void);
  * `depth` frames at most: SA_DBG_TRACE_DEPTH or SA_DBG_FREE_DEPTH;
  * stored if new; 0 when there is none or the depot is full. */
 uint32_t _sa_dbg_stack_capture(size_t depth, const void *frame);
+/* Empties t's backtrace cache. */
+void _sa_dbg_forget_traces(sa_dbg_thread_t *t);
 /* The frames of backtrace `id` (SA_DBG_TRACE_DEPTH, NULL-padded); NULL
  * for 0 or an id never handed out. */
 const void *const *_sa_dbg_stack_frames(uint32_t id);

@@ -76,6 +76,7 @@ sa_dbg_thread_t *_sa_dbg_thread_attach(void) {
   pthread_mutex_unlock(&sa_dbg_list_lock);
   if (t == NULL)
     return NULL;
+  _sa_dbg_forget_traces(t); /* taken on another thread's stack */
   t->tid = (uint32_t)gettid();
   _sa_dbg_tls = t;
   pthread_setspecific(sa_dbg_key, t);

@@ -14,10 +14,12 @@
  * The memory is reserved at init and committed by the kernel as it is
  * touched.
  *
- * Each thread keeps its recent backtraces in a cache of its own, with the
- * frames' addresses (see cached_t): a malloc or free from a call path seen
- * before compares the stack with the cache entry and takes its id, without
- * walking, hashing or touching the depot. */
+ * Each thread's registry keeps its recent backtraces, with the frames'
+ * addresses (debug.h: sa_dbg_trace_t): a malloc or free from a call path
+ * seen before compares the stack with the cache entry and takes its id,
+ * without walking, hashing or touching the depot. In the registry, not in
+ * thread-local storage: 4 KiB of that would keep the library from being
+ * dlopen'ed (glibc's static TLS reserve is smaller). */
 #include "debug.h"
 
 #include <string.h>
@@ -26,7 +28,6 @@
 #define DEPOT_BITS 18
 #define DEPOT_BUCKETS ((uint32_t)1 << DEPOT_BITS) /* at most half full */
 #define DEPOT_PROBES 64
-#define CACHE_BITS 5 /* 32 entries per thread, 4 KiB */
 
 typedef struct record_s {
   uint64_t hash;
@@ -40,31 +41,7 @@ static struct {
   atomic_flag full_said;
 } depot = {.full_said = ATOMIC_FLAG_INIT};
 
-/* A backtrace the thread took, with the words the walk read to take it,
- * in order: frame 0 lies at the `frame` given, and link[0] is that xor
- * the depth (frames are 8-aligned: one compare tells both; 0: an empty
- * entry); frame i holds its return address ret[i] and the word link[i + 1]
- * that leads on; at[i + 1] is where the walk went on (link[i + 1]), or
- * end_frame once it stopped there (the rest of the entry: end_frame's
- * words). The walk decides from these words alone, given the same stack
- * top: the same words in the stack now give the same backtrace. So the
- * entry is checked word by word, each frame read only once the previous
- * one has led to it (no read the walk would not make). Entries checked
- * against one stack top are dropped when it changes. A walk that stopped
- * on a return address below 4096 (no frame) is not cached. */
-typedef struct cached_s {
-  uintptr_t link[SA_DBG_TRACE_DEPTH];
-  uintptr_t ret[SA_DBG_TRACE_DEPTH];
-  const uintptr_t *at[SA_DBG_TRACE_DEPTH]; /* at[0] unused */
-  uint32_t id;
-} cached_t;
-
 static const uintptr_t end_frame[2] = {0, 0};
-
-static __thread cached_t sa_dbg_stack_cache[1 << CACHE_BITS]
-    __attribute__((tls_model("initial-exec")));
-static __thread bool sa_dbg_stack_filling /* an entry */
-    __attribute__((tls_model("initial-exec")));
 
 /* ---- walking the stack ---- */
 
@@ -82,8 +59,8 @@ static __attribute__((noinline)) uintptr_t stack_top_find(uintptr_t here) {
                       : (uintptr_t)__libc_stack_end;
   if (top <= here)
     return 0; /* an unknown stack: no walking */
-  if (sa_dbg_stack_top != 0)
-    memset(sa_dbg_stack_cache, 0, sizeof(sa_dbg_stack_cache));
+  if (sa_dbg_stack_top != 0 && _sa_dbg_tls != NULL)
+    _sa_dbg_forget_traces(_sa_dbg_tls);
   sa_dbg_stack_top = top;
   return top;
 }
@@ -237,17 +214,24 @@ static uint32_t depot_id(const void *const *frames) {
 
 /* ---- capturing ---- */
 
-static cached_t *cache_entry(size_t depth, uintptr_t fp, uintptr_t ret) {
+void _sa_dbg_forget_traces(sa_dbg_thread_t *t) {
+  memset(t->traces, 0, sizeof(t->traces));
+}
+
+static sa_dbg_trace_t *cache_entry(sa_dbg_thread_t *t, size_t depth,
+                                   uintptr_t fp, uintptr_t ret) {
   uint64_t key = (fp ^ depth ^ ret) * 0x9e3779b97f4a7c15ULL;
-  cached_t *c = &sa_dbg_stack_cache[key >> (64 - CACHE_BITS)];
+  sa_dbg_trace_t *c = &t->traces[key >> (64 - SA_DBG_TRACE_CACHE_BITS)];
   __asm__("" : "+r"(c)); /* computed once: gcc would redo it at each use */
   return c;
 }
 
-/* The walk, the depot, and the cache entry c filled (the capture missed
- * it). */
-static __attribute__((noinline)) uint32_t
-capture_slow(size_t depth, const void *frame, cached_t *c) {
+/* The walk, the depot, and t's cache entry c filled (the capture missed
+ * it; none without a registry). */
+static __attribute__((noinline)) uint32_t capture_slow(size_t depth,
+                                                       const void *frame,
+                                                       sa_dbg_thread_t *t,
+                                                       sa_dbg_trace_t *c) {
   const void *frames[SA_DBG_TRACE_DEPTH];
   uintptr_t links[SA_DBG_TRACE_DEPTH];
   uintptr_t low = (uintptr_t)__builtin_frame_address(0);
@@ -259,12 +243,12 @@ capture_slow(size_t depth, const void *frame, cached_t *c) {
   uint32_t id = depot_id(frames);
   uintptr_t last = n == 1 ? (uintptr_t)frame : links[n - 2];
   if (id == 0 || (n < depth && frame_next(links[n - 1], last, high)) ||
-      sa_dbg_stack_filling)
+      t == NULL || t->traces_filling)
     return id;
   /* A signal handler's malloc meanwhile neither fills an entry nor finds
    * this one (empty until filled); one that moved the stack top emptied
    * the cache: this entry stays empty then. */
-  sa_dbg_stack_filling = true;
+  t->traces_filling = true;
   c->link[0] = 0;
   atomic_signal_fence(memory_order_seq_cst);
   for (size_t i = 0; i < depth; i++) {
@@ -279,14 +263,14 @@ capture_slow(size_t depth, const void *frame, cached_t *c) {
   if (sa_dbg_stack_top == high)
     c->link[0] = (uintptr_t)frame ^ depth;
   atomic_signal_fence(memory_order_seq_cst);
-  sa_dbg_stack_filling = false;
+  t->traces_filling = false;
   return id;
 }
 
 /* Whether the stack from `frame` on still holds c's words past the first
  * frame's (already compared). Inlined once per depth: the loop unrolled. */
 static inline __attribute__((always_inline)) bool
-cache_hit(const cached_t *c, size_t depth, const uintptr_t *fp) {
+cache_hit(const sa_dbg_trace_t *c, size_t depth, const uintptr_t *fp) {
 #pragma GCC unroll 8
   for (size_t i = 1; i < depth; i++) {
     uintptr_t link = fp[0];
@@ -306,14 +290,17 @@ cache_hit(const cached_t *c, size_t depth, const uintptr_t *fp) {
  * words, from the walk. The first frame's words are read unchecked: it is
  * a caller's. */
 uint32_t _sa_dbg_stack_capture(size_t depth, const void *frame) {
+  sa_dbg_thread_t *t = _sa_dbg_tls;
+  if (SA_UNLIKELY(t == NULL))
+    return capture_slow(depth, frame, NULL, NULL);
   uintptr_t ret = ((const uintptr_t *)frame)[1];
-  cached_t *c = cache_entry(depth, (uintptr_t)frame, ret);
+  sa_dbg_trace_t *c = cache_entry(t, depth, (uintptr_t)frame, ret);
   if (SA_LIKELY(c->link[0] == ((uintptr_t)frame ^ depth) && c->ret[0] == ret &&
                 (depth == SA_DBG_TRACE_DEPTH
                      ? cache_hit(c, SA_DBG_TRACE_DEPTH, frame)
                      : cache_hit(c, SA_DBG_FREE_DEPTH, frame))))
     return c->id;
-  return capture_slow(depth, frame, c);
+  return capture_slow(depth, frame, t, c);
 }
 
 const void *const *_sa_dbg_stack_frames(uint32_t id) {
