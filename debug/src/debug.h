@@ -184,7 +184,7 @@ typedef struct sa_dbg_lock_s {
  * the depth (frames are 8-aligned: one compare tells both; 0: an empty
  * entry); frame i holds its return address ret[i] and the word link[i + 1]
  * that leads on; at[i + 1] is where the walk went on (link[i + 1]), or
- * end_frame once it stopped there (the rest of the entry: end_frame's
+ * stack.c's end_frame once it stopped there (the rest of the entry: end_frame's
  * words). The walk decides from these words alone, given the same stack
  * top: the same words in the stack now give the same backtrace. So the
  * entry is checked word by word, each frame read only once the previous
@@ -300,8 +300,8 @@ void _sa_dbg_seal(sa_dbg_header_t *h);
 /* Sets the free's fields and the state of a sealed header, adding to the
  * seal the terms of their differences alone (the seal is linear in them:
  * a few instructions, not a whole seal; a damaged seal stays damaged). */
-static inline void _sa_dbg_reseal_free(sa_dbg_header_t *h, uint32_t free_stack,
-                                       uint32_t free_tid, uint32_t state) {
+static inline void sa_dbg_reseal_free(sa_dbg_header_t *h, uint32_t free_stack,
+                                      uint32_t free_tid, uint32_t state) {
   h->seal += sa_dbg_seal_free_terms((uint64_t)free_stack - h->free_stack,
                                     (uint64_t)free_tid - h->free_tid,
                                     (uint64_t)state - h->state);
@@ -310,7 +310,7 @@ static inline void _sa_dbg_reseal_free(sa_dbg_header_t *h, uint32_t free_stack,
   h->state = state;
 }
 /* The same for the state alone. */
-static inline void _sa_dbg_reseal_state(sa_dbg_header_t *h, uint32_t state) {
+static inline void sa_dbg_reseal_state(sa_dbg_header_t *h, uint32_t state) {
   h->seal += sa_dbg_seal_free_terms(0, 0, (uint64_t)state - h->state);
   h->state = state;
 }

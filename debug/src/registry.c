@@ -166,7 +166,7 @@ static inline void release(sa_dbg_header_t *h) {
   if (!_sa_dbg_poison_check(h))
     return;
   _sa_dbg_note_released(h);
-  _sa_dbg_reseal_state(h, SA_DBG_RELEASED);
+  sa_dbg_reseal_state(h, SA_DBG_RELEASED);
   _sa_free(sa_dbg_base(h));
 }
 
@@ -263,8 +263,8 @@ bool _sa_dbg_retire(sa_dbg_header_t *h, bool intact, const void *frame) {
   sa_dbg_lock(&owner->lock);
   bool listed = live_take(owner, h, own);
   if (SA_LIKELY(listed)) {
-    _sa_dbg_reseal_free(h, free_stack, t != NULL ? t->tid : 0,
-                        intact ? SA_DBG_QUARANTINED : SA_DBG_RELEASED);
+    sa_dbg_reseal_free(h, free_stack, t != NULL ? t->tid : 0,
+                       intact ? SA_DBG_QUARANTINED : SA_DBG_RELEASED);
     /* The common free, a thread's own block: one lock section. */
     if (SA_LIKELY(queue && own))
       n = quarantine(t, h, out, sizeof(out) / sizeof(out[0]));
